@@ -1,0 +1,263 @@
+// Package bench runs the pipeline for every target: prepare, start, verify,
+// warm up, fixed-rate run, peak search, stop, and records the results.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"github.com/benchharness/harness/harness/cpuset"
+	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/peak"
+	"github.com/benchharness/harness/harness/results"
+	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/sample"
+	"github.com/benchharness/harness/harness/scenario"
+	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/verify"
+)
+
+// Options configure a run.
+type Options struct {
+	Targets   []*target.Manifest
+	Profile   *scenario.Profile
+	Scenario  *scenario.Scenario
+	Reference *scenario.Reference
+	Runtime   runtime.Runtime
+	// ResultsDir is the parent of run directories (results/).
+	ResultsDir string
+	RunID      string
+	Command    []string
+	Progress   *Progress
+	// SampleEvery is the sampling interval; 200 ms when zero.
+	SampleEvery time.Duration
+}
+
+// PlanFor sizes the CPU split of a profile to this machine.
+func PlanFor(p *scenario.Profile) (cpuset.Plan, error) {
+	cpus, err := cpuset.Online()
+	if err != nil {
+		return cpuset.Plan{}, err
+	}
+	if p.Budget == "auto" {
+		return cpuset.Auto(cpus, p.LoaderRatio)
+	}
+	v, err := scenario.ParseBudget(p.Budget)
+	if err != nil {
+		return cpuset.Plan{}, err
+	}
+	plan, err := cpuset.Fixed(cpus, v, p.LoaderRatio)
+	if err != nil {
+		return cpuset.Plan{}, fmt.Errorf("profile %s: %w; use PROFILE=quick, which sizes itself to the machine", p.Name, err)
+	}
+	return plan, nil
+}
+
+// Run measures every target and writes results/<run-id>/. It returns the
+// run directory; a cancelled ctx ends it early with what was measured.
+func Run(ctx context.Context, o Options) (*results.Run, string, error) {
+	plan, err := PlanFor(o.Profile)
+	if err != nil {
+		return nil, "", err
+	}
+	// The loader is this process: keep it off the target's CPUs.
+	if err := cpuset.PinSelf(plan.LoaderCPUs); err != nil {
+		return nil, "", fmt.Errorf("pin loader: %w", err)
+	}
+	goruntime.GOMAXPROCS(len(plan.LoaderCPUs))
+
+	dir := filepath.Join(o.ResultsDir, o.RunID)
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return nil, "", fmt.Errorf("create run dir: %w", err)
+	}
+	man := newManifest(ctx, o, plan)
+	run := &results.Run{Manifest: man}
+	o.Progress.Logf("run %s: profile %s, scenario %s, %s runtime, %s", o.RunID, o.Profile.Name, o.Scenario.Name, o.Runtime.Name(), plan)
+	if err := results.Write(dir, run); err != nil {
+		return nil, dir, err
+	}
+	for _, m := range o.Targets {
+		if ctx.Err() != nil {
+			break
+		}
+		t := runTarget(ctx, o, plan, m, filepath.Join(dir, "logs", m.Name+".log"))
+		run.Targets = append(run.Targets, t)
+		man.Toolchains[m.Name] = m.Versions(context.Background())
+		if err := results.Write(dir, run); err != nil {
+			return run, dir, err
+		}
+	}
+	man.End = time.Now().UTC()
+	man.Interrupted = ctx.Err() != nil
+	if err := results.Write(dir, run); err != nil {
+		return run, dir, err
+	}
+	return run, dir, results.PointLatest(dir)
+}
+
+// errTargetExited cancels a step when the target dies under it.
+var errTargetExited = errors.New("target exited")
+
+func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *target.Manifest, logPath string) (t results.Target) {
+	p := o.Progress
+	parent := ctx
+	t = results.Target{Name: m.Name, Language: m.Language, Framework: m.Framework, Runtime: o.Runtime.Name(),
+		VCPUs: plan.Budget, Workers: plan.Workers(), Start: time.Now().UTC()}
+	if o.Reference != nil && m.Article != "" {
+		if row, ok := o.Reference.Row(m.Article); ok {
+			t.Article = &row
+		}
+	}
+	defer func() { t.End = time.Now().UTC() }()
+	fail := func(format string, a ...any) results.Target {
+		t.Status, t.Reason = results.StatusFailed, fmt.Sprintf(format, a...)
+		if parent.Err() != nil {
+			t.Reason = "interrupted: " + t.Reason
+		}
+		t.LogTail = logTail(logPath, 20)
+		p.Logf("%s: FAILED: %s", m.Name, t.Reason)
+		if t.LogTail != "" {
+			p.Logf("%s: log tail (%s):\n%s", m.Name, logPath, indent(t.LogTail))
+		}
+		return t
+	}
+
+	p.Logf("%s: preparing (%s)", m.Name, m.Framework)
+	if err := o.Runtime.Prepare(ctx, m, logPath); err != nil {
+		if s, ok := runtime.IsSkip(err); ok {
+			t.Status, t.Reason, t.Hint = results.StatusSkipped, s.Missing.What, s.Missing.Hint
+			p.Logf("%s: SKIPPED: %s", m.Name, s.Missing)
+			return t
+		}
+		return fail("prepare: %v", err)
+	}
+	inst, err := o.Runtime.Start(ctx, m, runtime.Spec{Plan: plan, QuotaPeriod: o.Profile.QuotaPeriod.D(),
+		MemoryBytes: int64(o.Profile.MemoryLimitMB) << 20, LogPath: logPath, Name: o.RunID + "-" + m.Name})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer func() {
+		if err := inst.Stop(context.Background()); err != nil {
+			p.Logf("%s: stop: %v", m.Name, err)
+		}
+	}()
+	t.Pinning = inst.Pinning()
+	p.Logf("%s: up at %s (%s)", m.Name, inst.URL(), t.Pinning)
+
+	rep := verify.Target(ctx, inst.URL())
+	t.Verify = &rep
+	if !rep.OK() {
+		return fail("verify: %s", rep.Problems())
+	}
+	p.Logf("%s: verify passed (%d checks)", m.Name, len(rep.Checks))
+
+	// A step stops as soon as the target dies, instead of timing out.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-inst.Done():
+			cancel(errTargetExited)
+		case <-ctx.Done():
+		}
+	}()
+
+	every := o.SampleEvery
+	if every == 0 {
+		every = 200 * time.Millisecond
+	}
+	tsamp := sample.Start(ctx, inst.Usage(), every)
+	defer tsamp.Stop()
+	self := int32(os.Getpid())
+	lsamp := sample.Start(ctx, sample.NewProcesses(func() ([]int32, error) { return []int32{self}, nil }), every)
+	defer lsamp.Stop()
+	loaderCap := cpuset.Capacity()
+
+	mix := load.NewMix(inst.URL(), o.Scenario)
+	lp := o.Profile.Loader
+	observe := func(phase string, rate float64, d time.Duration) (peak.Observation, sample.Stats, error) {
+		from := time.Now()
+		step, err := load.Attack(ctx, mix, load.Config{Rate: rate, Duration: d, Workers: lp.Workers, MaxWorkers: lp.MaxWorkers,
+			Connections: lp.Connections, Timeout: lp.Timeout.D(), Progress: func(s load.Step) {
+				if r, ok := tsamp.Last(); ok {
+					p.Live(m.Name, phase, s, r.CPUPct/plan.Budget, float64(r.RSSBytes)/(1<<20))
+				}
+			}})
+		to := time.Now()
+		ts, ls := tsamp.Between(from, to), lsamp.Between(from, to)
+		t.RSSPeakMB = max(t.RSSPeakMB, ts.RSSPeakMB)
+		obs := peak.Observation{Step: step, LoaderCPU: ls.CPUMean / 100 / loaderCap, TargetCPU: ts.CPUMean / 100 / plan.Budget, Target: ts}
+		if cause := context.Cause(ctx); errors.Is(cause, errTargetExited) {
+			err = fmt.Errorf("target exited during %s: %v", phase, inst.Err())
+		}
+		if err == nil {
+			p.Logf("%s: %-7s offered %7.0f/s achieved %7.0f/s success %.4f p95 %7.2f ms (vegeta %.2f) CPU %3.0f%% loader %3.0f%% RSS %.0f MB",
+				m.Name, phase, step.Offered, step.Achieved, step.Success, step.Corrected.P95, step.Vegeta.P95,
+				100*obs.TargetCPU, 100*obs.LoaderCPU, ts.RSSMeanMB)
+		}
+		return obs, ts, err
+	}
+	cooldown := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.Profile.Cooldown.D()):
+		}
+	}
+
+	fixedRate := o.Profile.FixedRatePerVCPU * plan.Budget
+	if w := o.Profile.Warmup.D(); w > 0 {
+		obs, _, err := observe("warmup", fixedRate, w)
+		if err != nil {
+			return fail("warmup: %v", err)
+		}
+		t.Warmup = &obs
+		cooldown()
+	}
+	obs, ts, err := observe("fixed", fixedRate, o.Profile.FixedDuration.D())
+	if err != nil {
+		return fail("fixed-rate run: %v", err)
+	}
+	t.Fixed = &results.Fixed{Observation: obs, Sample: ts, CPUPct: 100 * obs.TargetCPU}
+	cooldown()
+
+	s := o.Profile.Search
+	first := true
+	res, err := peak.Search(ctx, peak.Config{
+		Start: s.StartPerVCPU * plan.Budget, Max: s.MaxRate, Growth: s.Growth, Precision: s.Precision, MaxSteps: s.MaxSteps,
+		Criteria: peak.Criteria{SLOP95: s.SLOP95.D(), MinSuccess: s.MinSuccess, MinAchieved: s.MinAchieved, LoaderGuard: s.LoaderCPUGuard},
+	}, func(ctx context.Context, rate float64) (peak.Observation, error) {
+		if !first {
+			cooldown()
+		}
+		first = false
+		obs, _, err := observe("peak", rate, o.Profile.Step.D())
+		return obs, err
+	})
+	t.Peak = &res
+	if err != nil {
+		return fail("peak search: %v", err)
+	}
+	t.Status = results.StatusOK
+	p.Logf("%s: peak %.0f req/s (%s-bound): %s", m.Name, res.Peak, res.Bound, res.Note)
+	return t
+}
+
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }

@@ -1,0 +1,199 @@
+// Command harness is the thin CLI over the harness packages: it parses
+// flags and wires them; the work is done in harness/*.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/benchharness/harness/harness/bench"
+	"github.com/benchharness/harness/harness/contract"
+	"github.com/benchharness/harness/harness/results"
+	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/scenario"
+	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/verify"
+)
+
+const usage = `usage: harness <command> [flags]
+
+commands:
+  bench      build, start, verify and measure targets; write results/<run-id>/
+  verify     check a running server against the target contract (--url)
+  contract   print the reference bytes of /users/{id} (ids as arguments)
+  targets    list the targets and whether this machine can build them
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "bench":
+		err = benchCmd(ctx, os.Args[2:])
+	case "verify":
+		err = verifyCmd(ctx, os.Args[2:])
+	case "contract":
+		err = contractCmd(os.Args[2:])
+	case "targets":
+		err = targetsCmd(ctx, os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "harness: unknown command %q\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "harness:", err)
+		os.Exit(1)
+	}
+}
+
+func benchCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	root := fs.String("root", ".", "repository root (holds targets/, scenarios/, results/)")
+	names := fs.String("targets", "", "comma-separated targets (default: all)")
+	profile := fs.String("profile", "quick", "profile in scenarios/profiles/")
+	scen := fs.String("scenario", "", "request mix in scenarios/ (default: the profile's)")
+	dur := fs.Duration("duration", 0, "override step and fixed-run duration (e.g. 5s)")
+	rt := fs.String("runtime", "local", "runtime: local")
+	install := fs.Bool("install-missing", false, "install missing Debian toolchain packages (root only)")
+	out := fs.String("results", "", "results directory (default: <root>/results)")
+	_ = fs.Parse(args)
+
+	p, err := scenario.LoadProfile(filepath.Join(*root, "scenarios"), *profile)
+	if err != nil {
+		return err
+	}
+	if *dur > 0 {
+		p.Step, p.FixedDuration = scenario.Duration(*dur), scenario.Duration(*dur)
+		p.Warmup = min(p.Warmup, scenario.Duration(*dur))
+	}
+	if *scen != "" {
+		p.Scenario = *scen
+	}
+	s, err := scenario.LoadScenario(filepath.Join(*root, "scenarios"), p.Scenario)
+	if err != nil {
+		return err
+	}
+	ref, err := scenario.LoadReference(filepath.Join(*root, "scenarios"), "article")
+	if err != nil {
+		return err
+	}
+	all, err := target.Discover(filepath.Join(*root, "targets"))
+	if err != nil {
+		return err
+	}
+	sel, err := target.Select(all, splitList(*names))
+	if err != nil {
+		return err
+	}
+	var runt runtime.Runtime
+	switch *rt {
+	case "local":
+		runt = &runtime.Local{InstallMissing: *install, Log: os.Stderr}
+	default:
+		return fmt.Errorf("unknown runtime %q (have: local)", *rt)
+	}
+	if *out == "" {
+		*out = filepath.Join(*root, "results")
+	}
+	run, dir, err := bench.Run(ctx, bench.Options{
+		Targets: sel, Profile: p, Scenario: s, Reference: ref, Runtime: runt, ResultsDir: *out,
+		RunID: time.Now().UTC().Format("20060102-150405") + "-" + p.Name, Command: os.Args, Progress: bench.NewProgress(os.Stderr),
+	})
+	if dir != "" {
+		if md, rerr := os.ReadFile(filepath.Join(dir, "summary.md")); rerr == nil {
+			fmt.Println()
+			fmt.Print(string(md))
+			fmt.Printf("\nresults: %s\n", dir)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return errors.New("interrupted: partial results written")
+	}
+	for _, t := range run.Targets {
+		if t.Status == results.StatusFailed {
+			return fmt.Errorf("target %s failed: %s", t.Name, t.Reason)
+		}
+	}
+	return nil
+}
+
+func verifyCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ExitOnError)
+	url := fs.String("url", "", "base URL of a running target, e.g. http://127.0.0.1:8080")
+	_ = fs.Parse(args)
+	if *url == "" {
+		return errors.New("verify needs --url")
+	}
+	rep := verify.Target(ctx, *url)
+	for _, c := range rep.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Printf("%s %s %s\n", mark, c.Name, c.Problem)
+	}
+	if !rep.OK() {
+		return errors.New("target does not meet the contract")
+	}
+	return nil
+}
+
+func contractCmd(args []string) error {
+	if len(args) == 0 {
+		args = []string{"1", "10000"}
+	}
+	for _, a := range args {
+		var id int
+		if _, err := fmt.Sscanf(a, "%d", &id); err != nil || id < 1 || id > contract.UserCount {
+			return fmt.Errorf("user id %q: want 1..%d", a, contract.UserCount)
+		}
+		fmt.Printf("%s\n", contract.UserJSON(id))
+	}
+	return nil
+}
+
+func targetsCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("targets", flag.ExitOnError)
+	root := fs.String("root", ".", "repository root")
+	_ = fs.Parse(args)
+	all, err := target.Discover(filepath.Join(*root, "targets"))
+	if err != nil {
+		return err
+	}
+	for _, m := range all {
+		state := "ready"
+		if miss := m.CheckToolchain(); miss != nil {
+			state = "skipped: " + miss.String()
+		} else if miss := m.CheckRequirements(ctx); miss != nil {
+			state = "skipped: " + miss.String()
+		}
+		fmt.Printf("%-10s %-8s %-28s %s\n", m.Name, m.Language, m.Framework, state)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, f)
+	}
+	return out
+}

@@ -1,0 +1,136 @@
+package peak
+
+import (
+	"context"
+	"fmt"
+	"math"
+)
+
+// Bounds of a peak figure, as written in summary.csv's peak_bound.
+const (
+	BoundTarget = "target" // the target failed the SLO: a real peak
+	BoundLoader = "loader" // the loader hit its limit first: a lower bound
+	BoundError  = "error"  // no rate passed, or the search could not run
+)
+
+// Config bounds the search.
+type Config struct {
+	Start     float64 // first rate, req/s
+	Max       float64 // never offer more
+	Min       float64 // give up below this
+	Growth    float64 // ramp factor
+	Precision float64 // stop bisecting when (hi-lo)/lo is below this
+	MaxSteps  int
+	Criteria  Criteria
+}
+
+// Probe offers rate for one step and reports what happened.
+type Probe func(ctx context.Context, rate float64) (Observation, error)
+
+// Step is one probe and its verdict, in the order they ran.
+type Step struct {
+	Phase string  `json:"phase"` // ramp, descend or bisect
+	Rate  float64 `json:"rate"`
+	Observation
+	Verdict Verdict `json:"verdict"`
+}
+
+// Result is the peak and how it was found.
+type Result struct {
+	Peak  float64 `json:"peak_rps"`
+	Bound string  `json:"peak_bound"`
+	Note  string  `json:"note,omitempty"`
+	Steps []Step  `json:"steps"`
+}
+
+// Search ramps the rate geometrically until a step fails, then bisects
+// between the highest passing and the lowest failing rate. Steps and the
+// best-so-far are kept on error or cancellation, so a partial run still
+// reports what it measured.
+func Search(ctx context.Context, cfg Config, probe Probe) (Result, error) {
+	if cfg.Min <= 0 {
+		cfg.Min = 10
+	}
+	var res Result
+	lo, hi := 0.0, math.Inf(1)
+	var hiVerdict Verdict
+	var loLoader float64
+
+	run := func(phase string, rate float64) (Verdict, error) {
+		rate = math.Round(rate)
+		obs, err := probe(ctx, rate)
+		if err != nil {
+			return Verdict{}, fmt.Errorf("step at %.0f req/s: %w", rate, err)
+		}
+		v := Judge(obs, cfg.Criteria)
+		res.Steps = append(res.Steps, Step{Phase: phase, Rate: rate, Observation: obs, Verdict: v})
+		if v.Pass {
+			if rate > lo {
+				lo, loLoader = rate, obs.LoaderCPU
+			}
+		} else if rate < hi {
+			hi, hiVerdict = rate, v
+		}
+		return v, nil
+	}
+	finish := func(err error) (Result, error) {
+		res.Peak = lo
+		switch {
+		case lo == 0:
+			res.Bound = BoundError
+			if res.Note == "" {
+				res.Note = fmt.Sprintf("no rate down to %.0f req/s met the criteria", cfg.Min)
+				if len(res.Steps) > 0 {
+					res.Note += ": " + res.Steps[len(res.Steps)-1].Verdict.Reason
+				}
+			}
+		case math.IsInf(hi, 1):
+			res.Bound = BoundLoader
+			if res.Note == "" {
+				res.Note = fmt.Sprintf("every rate passed up to the %.0f req/s cap: a lower bound", cfg.Max)
+			}
+		case hiVerdict.LoaderBound:
+			res.Bound = BoundLoader
+			res.Note = "the first failing rate was loader-bound: " + hiVerdict.Reason
+		case loLoader >= cfg.Criteria.LoaderGuard:
+			res.Bound = BoundLoader
+			res.Note = fmt.Sprintf("the loader was at %.0f%% of its CPU at the peak", 100*loLoader)
+		default:
+			res.Bound = BoundTarget
+			res.Note = fmt.Sprintf("%.0f req/s failed: %s", hi, hiVerdict.Reason)
+		}
+		return res, err
+	}
+
+	steps := 0
+	rate := math.Min(cfg.Start, cfg.Max)
+	// Ramp up while steps pass.
+	for ; steps < cfg.MaxSteps; steps++ {
+		v, err := run("ramp", rate)
+		if err != nil {
+			return finish(err)
+		}
+		if !v.Pass || rate >= cfg.Max {
+			steps++
+			break
+		}
+		rate = math.Min(rate*cfg.Growth, cfg.Max)
+	}
+	// The start rate was already too much: come down until a step passes.
+	for lo == 0 && steps < cfg.MaxSteps {
+		rate /= cfg.Growth
+		if rate < cfg.Min {
+			break
+		}
+		if _, err := run("descend", rate); err != nil {
+			return finish(err)
+		}
+		steps++
+	}
+	for ; lo > 0 && !math.IsInf(hi, 1) && steps < cfg.MaxSteps && (hi-lo)/lo > cfg.Precision; steps++ {
+		if _, err := run("bisect", (lo+hi)/2); err != nil {
+			return finish(err)
+		}
+	}
+	return finish(ctx.Err())
+}

@@ -1,0 +1,100 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteMarkdown writes summary.md: the measured figures with the published
+// ones beside them, normalised per vCPU where the budgets differ.
+func WriteMarkdown(w io.Writer, run *Run) error {
+	m := run.Manifest
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmark summary: %s\n\n", m.RunID)
+	fmt.Fprintf(&b, "Profile `%s`, scenario `%s`, runtime `%s` on %s (%d cores, %.0f GiB, kernel %s).  \n",
+		m.Profile.Name, m.Scenario.Name, m.Runtime, m.Machine.CPUModel, m.Machine.Cores, m.Machine.MemoryGB, m.Machine.Kernel)
+	fmt.Fprintf(&b, "Each target: %.3g vCPU on CPUs %s; loader on CPUs %s (%.2g CPUs). Git %s%s.\n\n",
+		m.VCPUs, m.TargetCPUs, m.LoaderCPUs, m.LoaderCap, short(m.GitSHA), map[bool]string{true: " (dirty)"}[m.GitDirty])
+	if m.Interrupted {
+		b.WriteString("**Interrupted: the figures below are what was measured before the run was stopped.**\n\n")
+	}
+	fixedPerVCPU := m.Profile.FixedRatePerVCPU
+	b.WriteString("| target | status | peak req/s | bound | peak / vCPU | article peak / vCPU | p95 ms @ fixed | article p95 ms | CPU % | article CPU % | RSS mean / peak MB | article MB |\n")
+	b.WriteString("|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, t := range run.Targets {
+		r := SummaryRow(t)
+		art := func(v float64, format string) string {
+			if t.Article == nil || v == 0 {
+				return "–"
+			}
+			return fmt.Sprintf(format, v)
+		}
+		var artPeak float64
+		if t.Article != nil && m.Reference != nil {
+			artPeak = t.Article.PeakRPS / m.Reference.VCPUs
+		}
+		if r.Status != StatusOK {
+			fmt.Fprintf(&b, "| %s | %s | – | %s | – | %s | – | %s | – | %s | – | %s |\n", r.Target, r.Status, dash(r.PeakBound),
+				art(artPeak, "%.0f"), art(artP95(t), "%.0f"), art(artCPU(t), "%.0f"), art(artRSS(t), "%.0f"))
+			continue
+		}
+		peakCell := fmt.Sprintf("%.0f", r.PeakRPS)
+		if r.PeakBound == "loader" {
+			peakCell = "≥ " + peakCell
+		}
+		fmt.Fprintf(&b, "| %s | ok | %s | %s | %.0f | %s | %.2f | %s | %.0f | %s | %.0f / %.0f | %s |\n", r.Target, peakCell, r.PeakBound,
+			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, art(artP95(t), "%.0f"), r.CPUPct, art(artCPU(t), "%.0f"),
+			r.RSSMeanMB, r.RSSPeakMB, art(artRSS(t), "%.0f"))
+	}
+	fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU (the article's 10,000 req/s on 8 vCPUs), so p95 and CPU %% compare directly; "+
+		"latencies are measured from each request's intended send time. CPU %% is of the target's vCPU budget. ", fixedPerVCPU)
+	b.WriteString("A peak marked `≥` was capped by the loader, not the target: it is a lower bound. ")
+	b.WriteString("Memory is the RSS of the target's whole process tree and is not normalised.\n")
+	if m.Reference != nil {
+		fmt.Fprintf(&b, "\nArticle figures: %s (%.0f vCPUs).\n", m.Reference.Source, m.Reference.VCPUs)
+	}
+	var notes []string
+	for _, t := range run.Targets {
+		switch {
+		case t.Reason != "":
+			n := fmt.Sprintf("- **%s** %s: %s", t.Name, t.Status, t.Reason)
+			if t.Hint != "" {
+				n += " — fix: `" + t.Hint + "`"
+			}
+			notes = append(notes, n)
+		case t.Peak != nil && t.Peak.Note != "":
+			notes = append(notes, fmt.Sprintf("- **%s** peak (%s): %s", t.Name, t.Peak.Bound, t.Peak.Note))
+		}
+		if t.Fixed != nil && t.Fixed.Step.CODiverges {
+			notes = append(notes, fmt.Sprintf("- **%s** fixed run: corrected p95 %.2f ms vs vegeta's %.2f ms (>10%% apart: the loader fell behind and queueing would have been hidden)",
+				t.Name, t.Fixed.Step.Corrected.P95, t.Fixed.Step.Vegeta.P95))
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n## Notes\n\n" + strings.Join(notes, "\n") + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func artP95(t Target) float64 { return t.Article.P95MS }
+func artCPU(t Target) float64 { return t.Article.CPUPct }
+func artRSS(t Target) float64 { return t.Article.RSSMB }
+
+func dash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	if sha == "" {
+		return "unknown"
+	}
+	return sha
+}

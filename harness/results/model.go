@@ -1,0 +1,91 @@
+// Package results is the run's record: manifest.json, results.json,
+// summary.csv and summary.md in results/<run-id>/. Their fields are a
+// contract documented in results/README.md.
+package results
+
+import (
+	"time"
+
+	"github.com/benchharness/harness/harness/peak"
+	"github.com/benchharness/harness/harness/sample"
+	"github.com/benchharness/harness/harness/scenario"
+	"github.com/benchharness/harness/harness/verify"
+)
+
+// Statuses of a target in a run.
+const (
+	StatusOK      = "ok"
+	StatusSkipped = "skipped"
+	StatusFailed  = "failed"
+)
+
+// Machine is what the run ran on.
+type Machine struct {
+	CPUModel string  `json:"cpu_model"`
+	Cores    int     `json:"cores"`
+	MemoryGB float64 `json:"memory_gb"`
+	Kernel   string  `json:"kernel"`
+	OS       string  `json:"os"`
+}
+
+// Manifest is manifest.json: everything needed to know how a run was made.
+type Manifest struct {
+	RunID       string                       `json:"run_id"`
+	Command     []string                     `json:"command"`
+	Profile     *scenario.Profile            `json:"profile"`
+	Scenario    *scenario.Scenario           `json:"scenario"`
+	Runtime     string                       `json:"runtime"`
+	Machine     Machine                      `json:"machine"`
+	GitSHA      string                       `json:"git_sha"`
+	GitDirty    bool                         `json:"git_dirty"`
+	GoVersion   string                       `json:"go_version"`
+	Toolchains  map[string]map[string]string `json:"toolchains"`
+	VCPUs       float64                      `json:"vcpus"`
+	TargetCPUs  string                       `json:"target_cpus"`
+	LoaderCPUs  string                       `json:"loader_cpus"`
+	LoaderCap   float64                      `json:"loader_cpu_capacity"`
+	Start       time.Time                    `json:"start"`
+	End         time.Time                    `json:"end"`
+	Interrupted bool                         `json:"interrupted"`
+	Reference   *scenario.Reference          `json:"reference,omitempty"`
+}
+
+// Fixed is the fixed-rate run: the article's "serving 10K req/s" figures.
+type Fixed struct {
+	peak.Observation
+	Sample sample.Stats `json:"target"`
+	// CPUPct is the target's mean CPU as % of its vCPU budget.
+	CPUPct float64 `json:"cpu_pct"`
+}
+
+// Target is one target's record in results.json.
+type Target struct {
+	Name      string  `json:"target"`
+	Language  string  `json:"language"`
+	Framework string  `json:"framework"`
+	Status    string  `json:"status"`
+	Reason    string  `json:"reason,omitempty"`
+	Hint      string  `json:"hint,omitempty"`
+	Runtime   string  `json:"runtime"`
+	VCPUs     float64 `json:"vcpus"`
+	Workers   int     `json:"workers"`
+	Pinning   string  `json:"pinning,omitempty"`
+
+	Verify *verify.Report    `json:"verify,omitempty"`
+	Warmup *peak.Observation `json:"warmup,omitempty"`
+	Fixed  *Fixed            `json:"fixed,omitempty"`
+	Peak   *peak.Result      `json:"peak,omitempty"`
+	// RSSPeakMB is the highest RSS seen while the target was under load.
+	RSSPeakMB float64   `json:"rss_peak_mb"`
+	LogTail   string    `json:"log_tail,omitempty"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+
+	Article *scenario.ReferenceRow `json:"article,omitempty"`
+}
+
+// Run is results.json.
+type Run struct {
+	Manifest *Manifest `json:"manifest"`
+	Targets  []Target  `json:"targets"`
+}

@@ -1,0 +1,84 @@
+package results
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/benchharness/harness/harness/peak"
+)
+
+// Row is one target's line of summary.csv. The latency columns are the
+// fixed-rate run's, measured from each request's intended send time.
+type Row struct {
+	Target     string
+	Status     string
+	Runtime    string
+	VCPUs      float64
+	PeakRPS    float64
+	PeakBound  string
+	FixedRPS   float64
+	P50, P95   float64
+	P99        float64
+	VegetaP95  float64
+	Success    float64
+	CPUPct     float64
+	RSSMeanMB  float64
+	RSSPeakMB  float64
+	LoaderCPU  float64
+	CODiverges bool
+	Reason     string
+}
+
+// PeakPerVCPU normalises the peak to one vCPU, to set beside published
+// figures measured on a different budget.
+func (r Row) PeakPerVCPU() float64 {
+	if r.VCPUs <= 0 {
+		return 0
+	}
+	return r.PeakRPS / r.VCPUs
+}
+
+// SummaryRow derives a target's summary from its record.
+func SummaryRow(t Target) Row {
+	r := Row{Target: t.Name, Status: t.Status, Runtime: t.Runtime, VCPUs: t.VCPUs, RSSPeakMB: t.RSSPeakMB, Reason: t.Reason}
+	if t.Peak != nil {
+		r.PeakRPS, r.PeakBound = t.Peak.Peak, t.Peak.Bound
+	} else if t.Status != StatusSkipped {
+		r.PeakBound = peak.BoundError
+	}
+	if f := t.Fixed; f != nil {
+		s := f.Step
+		r.FixedRPS, r.P50, r.P95, r.P99 = s.Offered, s.Corrected.P50, s.Corrected.P95, s.Corrected.P99
+		r.VegetaP95, r.Success, r.CODiverges = s.Vegeta.P95, s.Success, s.CODiverges
+		r.CPUPct, r.RSSMeanMB, r.LoaderCPU = f.CPUPct, f.Sample.RSSMeanMB, 100*f.LoaderCPU
+	}
+	return r
+}
+
+// CSVHeader is summary.csv's header: the first 13 columns are the stable
+// contract of results/README.md; later columns may only be appended.
+var CSVHeader = []string{"target", "status", "vcpus", "peak_rps", "peak_bound", "fixed_rps", "p50_ms", "p95_ms", "p99_ms",
+	"success", "cpu_pct", "rss_mean_mb", "rss_peak_mb",
+	"runtime", "peak_rps_per_vcpu", "vegeta_p95_ms", "co_diverges", "loader_cpu_pct", "reason"}
+
+// WriteCSV writes summary.csv.
+func WriteCSV(w io.Writer, run *Run) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
+	for _, t := range run.Targets {
+		r := SummaryRow(t)
+		rec := []string{r.Target, r.Status, f(r.VCPUs, 3), f(r.PeakRPS, 0), r.PeakBound, f(r.FixedRPS, 0),
+			f(r.P50, 3), f(r.P95, 3), f(r.P99, 3), f(r.Success, 5), f(r.CPUPct, 1), f(r.RSSMeanMB, 1), f(r.RSSPeakMB, 1),
+			r.Runtime, f(r.PeakPerVCPU(), 0), f(r.VegetaP95, 3), strconv.FormatBool(r.CODiverges), f(r.LoaderCPU, 1), r.Reason}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("write csv row %s: %w", r.Target, err)
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,71 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Write (re)writes every file of a run into dir. It is called after each
+// target, so an interrupted or crashed run leaves what it measured.
+func Write(dir string, run *Run) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	files := []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"manifest.json", func(b *bytes.Buffer) error { return writeJSON(b, run.Manifest) }},
+		{"results.json", func(b *bytes.Buffer) error { return writeJSON(b, run) }},
+		{"summary.csv", func(b *bytes.Buffer) error { return WriteCSV(b, run) }},
+		{"summary.md", func(b *bytes.Buffer) error { return WriteMarkdown(b, run) }},
+	}
+	for _, f := range files {
+		var b bytes.Buffer
+		if err := f.write(&b); err != nil {
+			return fmt.Errorf("render %s: %w", f.name, err)
+		}
+		// Write then rename, so a reader never sees half a file.
+		path := filepath.Join(dir, f.name)
+		if err := os.WriteFile(path+".tmp", b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+func writeJSON(b *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(b)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Read loads results.json from a run directory.
+func Read(dir string) (*Run, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		return nil, err
+	}
+	var run Run
+	if err := json.Unmarshal(b, &run); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "results.json"), err)
+	}
+	return &run, nil
+}
+
+// PointLatest makes results/latest a relative symlink to the run directory.
+func PointLatest(runDir string) error {
+	link := filepath.Join(filepath.Dir(runDir), "latest")
+	tmp := link + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(filepath.Base(runDir), tmp); err != nil {
+		return fmt.Errorf("link latest: %w", err)
+	}
+	return os.Rename(tmp, link)
+}

@@ -1,0 +1,128 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/benchharness/harness/harness/target"
+)
+
+// CacheDir is where builds live, outside the repository so a clean clone
+// reuses them: $BENCH_CACHE, else ~/.cache/bench-harness.
+func CacheDir() string {
+	if d := os.Getenv("BENCH_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "bench-harness")
+	}
+	return filepath.Join(os.TempDir(), "bench-harness")
+}
+
+// buildEnv is the environment of a target's build and run commands.
+func buildEnv(m *target.Manifest) map[string]string {
+	cache := CacheDir()
+	env := map[string]string{
+		"OUT":              filepath.Join(cache, m.Name),
+		"TARGET_DIR":       m.Dir,
+		"CARGO_TARGET_DIR": filepath.Join(cache, "cargo-target"),
+	}
+	if v := os.Getenv("CARGO_TARGET_DIR"); v != "" {
+		env["CARGO_TARGET_DIR"] = v
+	}
+	for k, v := range m.Env {
+		env[k] = v
+	}
+	return env
+}
+
+func environ(extra map[string]string) []string {
+	env := os.Environ()
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+extra[k])
+	}
+	return env
+}
+
+// sourceHash covers the manifest and every file its sources globs match
+// (a trailing /** matches a whole tree), so an edit forces a rebuild.
+func sourceHash(m *target.Manifest) (string, error) {
+	h := sha256.New()
+	h.Write(m.Raw)
+	var files []string
+	for _, g := range m.Sources {
+		if dir, ok := strings.CutSuffix(g, "/**"); ok {
+			err := filepath.WalkDir(filepath.Join(m.Dir, dir), func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					files = append(files, p)
+				}
+				return nil
+			})
+			if err != nil {
+				return "", err
+			}
+			continue
+		}
+		matches, err := filepath.Glob(filepath.Join(m.Dir, g))
+		if err != nil {
+			return "", fmt.Errorf("sources glob %q: %w", g, err)
+		}
+		files = append(files, matches...)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		rel, _ := filepath.Rel(m.Dir, f)
+		fmt.Fprintf(h, "\x00%s\x00", rel)
+		fh, err := os.Open(f)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(h, fh)
+		fh.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// build runs the manifest's build unless the stamp of the last successful
+// build matches the sources. It reports whether it built.
+func build(ctx context.Context, m *target.Manifest, log io.Writer) (bool, error) {
+	env := buildEnv(m)
+	out := env["OUT"]
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return false, fmt.Errorf("create build dir: %w", err)
+	}
+	sum, err := sourceHash(m)
+	if err != nil {
+		return false, fmt.Errorf("hash sources of %s: %w", m.Name, err)
+	}
+	stamp := filepath.Join(out, ".build-stamp")
+	if b, err := os.ReadFile(stamp); err == nil && string(b) == sum {
+		fmt.Fprintf(log, "== build of %s is up to date (%s)\n", m.Name, sum[:12])
+		return false, nil
+	}
+	fmt.Fprintf(log, "== build %s: %s\n", m.Name, m.Build)
+	cmd := exec.CommandContext(ctx, "sh", "-c", m.Build)
+	cmd.Dir = m.Dir
+	cmd.Env = environ(env)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return true, fmt.Errorf("build %s: %w", m.Name, err)
+	}
+	return true, os.WriteFile(stamp, []byte(sum), 0o644)
+}

@@ -1,0 +1,262 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/benchharness/harness/harness/cpuset"
+	"github.com/benchharness/harness/harness/sample"
+	"github.com/benchharness/harness/harness/target"
+)
+
+// Local builds targets natively and runs each as a process group inside a
+// cgroup of its own (CPU set + CFS quota), falling back to CPU affinity
+// alone where cgroups cannot be written.
+type Local struct {
+	// InstallMissing installs missing Debian packages when running as root.
+	InstallMissing bool
+	// Log receives one line per install, for the user.
+	Log io.Writer
+
+	aptOnce sync.Once
+	aptErr  error
+}
+
+func (l *Local) Name() string { return "local" }
+
+// Prepare checks the toolchain (installing it if allowed), the target's own
+// requirements, and builds it.
+func (l *Local) Prepare(ctx context.Context, m *target.Manifest, logPath string) error {
+	if miss := m.CheckToolchain(); miss != nil {
+		if l.InstallMissing && target.CanAptInstall() {
+			if err := l.aptInstall(ctx, m.AptPackages()); err != nil {
+				return &SkipError{Missing: target.Missing{What: miss.What + " and installing it failed: " + err.Error(), Hint: miss.Hint}}
+			}
+			miss = m.CheckToolchain()
+		}
+		if miss != nil {
+			return &SkipError{Missing: *miss}
+		}
+	}
+	if miss := m.CheckRequirements(ctx); miss != nil {
+		return &SkipError{Missing: *miss}
+	}
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer f.Close()
+	_, err = build(ctx, m, f)
+	return err
+}
+
+func (l *Local) aptInstall(ctx context.Context, pkgs []string) error {
+	if len(pkgs) == 0 {
+		return errors.New("no Debian package is named for it")
+	}
+	l.aptOnce.Do(func() {
+		// The package lists of a fresh machine may be empty or stale.
+		l.aptErr = exec.CommandContext(ctx, "apt-get", "update", "-q").Run()
+	})
+	if l.aptErr != nil {
+		return fmt.Errorf("apt-get update: %w", l.aptErr)
+	}
+	if l.Log != nil {
+		fmt.Fprintf(l.Log, "installing %s with apt-get\n", strings.Join(pkgs, " "))
+	}
+	cmd := exec.CommandContext(ctx, "apt-get", append([]string{"install", "-y", "-q", "--no-install-recommends"}, pkgs...)...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get install %s: %w: %s", strings.Join(pkgs, " "), err, tail(string(out), 3))
+	}
+	return nil
+}
+
+// freePort asks the kernel for a free loopback port. Another process could
+// take it before the target binds it; the health check then fails clearly.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// joinScript moves the shell into the target's cgroups, pins it, then execs
+// the server, so the server and every process it forks start inside their
+// budget: no window in which a child escapes it.
+const joinScript = `for f in $BENCH_CGROUP_JOIN; do echo $$ > "$f" || exit 97; done
+exec taskset -c "$BENCH_CPUS" "$@"`
+
+// Start launches the target and waits for its health check.
+func (l *Local) Start(ctx context.Context, m *target.Manifest, spec Spec) (Instance, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("find a free port: %w", err)
+	}
+	env := buildEnv(m)
+	env["PORT"] = strconv.Itoa(port)
+	env["HOST"] = "127.0.0.1"
+	env["VCPUS"] = strconv.Itoa(spec.Plan.Workers())
+	argv := make([]string, len(m.Run))
+	for i, a := range m.Run {
+		argv[i] = os.Expand(a, func(k string) string {
+			if v, ok := env[k]; ok {
+				return v
+			}
+			return os.Getenv(k)
+		})
+	}
+
+	inst := &localInstance{url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{})}
+	limits := cpuset.Limits{CPUs: spec.Plan.TargetCPUs, Period: spec.QuotaPeriod, MemoryBytes: spec.MemoryBytes}
+	if spec.Plan.Budget < float64(len(spec.Plan.TargetCPUs)) {
+		limits.Quota = spec.Plan.Budget
+	}
+	inst.pinning = fmt.Sprintf("affinity CPUs %s (no cgroup: budget not enforced as a quota)", cpuset.List(spec.Plan.TargetCPUs))
+	if g, err := cpuset.New("bench-"+spec.Name, limits); err == nil {
+		inst.group = g
+		env["BENCH_CGROUP_JOIN"] = strings.Join(g.JoinFiles(), " ")
+		inst.pinning = fmt.Sprintf("cgroup %s cpuset %s", g.Version(), cpuset.List(spec.Plan.TargetCPUs))
+		if limits.Quota > 0 {
+			inst.pinning += fmt.Sprintf(", CFS quota %.3g CPU per %s", limits.Quota, spec.QuotaPeriod)
+		}
+	} else if limits.Quota > 0 {
+		inst.pinning += ": " + err.Error()
+	}
+	env["BENCH_CPUS"] = cpuset.List(spec.Plan.TargetCPUs)
+
+	logf, err := os.OpenFile(spec.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		inst.cleanupGroup()
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	fmt.Fprintf(logf, "== run %s (%s): %s\n", m.Name, inst.pinning, strings.Join(argv, " "))
+	cmd := exec.Command("sh", append([]string{"-c", joinScript, "sh"}, argv...)...)
+	cmd.Dir = m.Dir
+	cmd.Env = environ(env)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Own process group: Ctrl-C on the terminal reaches the harness only,
+	// which then stops the target itself; Pdeathsig covers a harness that
+	// is killed outright.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		inst.cleanupGroup()
+		return nil, fmt.Errorf("start %s: %w", m.Name, err)
+	}
+	inst.cmd, inst.log = cmd, logf
+	go func() {
+		inst.err = cmd.Wait()
+		close(inst.done)
+	}()
+	if inst.group != nil {
+		inst.usage = sample.NewProcesses(inst.group.PIDs)
+	} else {
+		inst.usage = sample.NewProcesses(sample.Tree(int32(cmd.Process.Pid)))
+	}
+	if err := waitHealthy(ctx, inst, m.Health, m.Timeout()); err != nil {
+		_ = inst.Stop(context.Background())
+		return nil, fmt.Errorf("start %s: %w", m.Name, err)
+	}
+	return inst, nil
+}
+
+func waitHealthy(ctx context.Context, inst *localInstance, path string, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := client.Get(inst.url + path)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no 200 from %s within %s (last: %v)", path, timeout, statusOrErr(resp, err))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-inst.done:
+			return fmt.Errorf("exited before answering %s: %v", path, inst.err)
+		case <-tick.C:
+		}
+	}
+}
+
+func statusOrErr(resp *http.Response, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return resp.Status
+}
+
+type localInstance struct {
+	url     string
+	cmd     *exec.Cmd
+	log     *os.File
+	group   cpuset.Group
+	usage   sample.Source
+	pinning string
+
+	done     chan struct{}
+	err      error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+func (i *localInstance) URL() string           { return i.url }
+func (i *localInstance) Usage() sample.Source  { return i.usage }
+func (i *localInstance) Done() <-chan struct{} { return i.done }
+func (i *localInstance) Pinning() string       { return i.pinning }
+func (i *localInstance) Err() error            { return i.err }
+
+// Stop sends SIGTERM to the process group, SIGKILL after a grace period,
+// then removes the cgroup, which kills anything that left the group.
+func (i *localInstance) Stop(ctx context.Context) error {
+	i.stopOnce.Do(func() {
+		pgid := i.cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-i.done:
+		case <-time.After(3 * time.Second):
+		case <-ctx.Done():
+		}
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-i.done
+		i.stopErr = i.cleanupGroup()
+		i.log.Close()
+	})
+	return i.stopErr
+}
+
+func (i *localInstance) cleanupGroup() error {
+	if i.group == nil {
+		return nil
+	}
+	return i.group.Remove()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

@@ -1,0 +1,123 @@
+// Package sample measures a server's CPU and memory while it is under load.
+package sample
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Reading is one sample of a whole target (all its processes, or its container).
+type Reading struct {
+	At time.Time
+	// CPUPct is CPU time used since the previous reading, in % of one CPU
+	// (200 = two CPUs busy).
+	CPUPct   float64
+	RSSBytes uint64
+}
+
+// Source produces readings; local process trees and containers differ in how.
+type Source interface {
+	Read(ctx context.Context) (Reading, error)
+}
+
+// Stats summarises the readings of a window.
+type Stats struct {
+	Samples   int     `json:"samples"`
+	CPUMean   float64 `json:"cpu_mean_pct_of_one_cpu"`
+	CPUMax    float64 `json:"cpu_max_pct_of_one_cpu"`
+	RSSMeanMB float64 `json:"rss_mean_mb"`
+	RSSPeakMB float64 `json:"rss_peak_mb"`
+}
+
+// Sampler reads a Source at a fixed interval in the background and keeps the
+// readings, so any window of a run can be summarised afterwards.
+type Sampler struct {
+	src      Source
+	interval time.Duration
+
+	mu       sync.Mutex
+	readings []Reading
+	lastErr  error
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start begins sampling src every interval until Stop or ctx ends.
+func Start(ctx context.Context, src Source, interval time.Duration) *Sampler {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Sampler{src: src, interval: interval, cancel: cancel, done: make(chan struct{})}
+	go s.loop(ctx)
+	return s
+}
+
+func (s *Sampler) loop(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	// The first read only sets the CPU baseline.
+	_, _ = s.src.Read(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r, err := s.src.Read(ctx)
+			s.mu.Lock()
+			if err != nil {
+				s.lastErr = err
+			} else {
+				s.readings = append(s.readings, r)
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Stop ends sampling and waits for the loop to finish.
+func (s *Sampler) Stop() {
+	s.cancel()
+	<-s.done
+}
+
+// Err is the last read error, if any.
+func (s *Sampler) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr
+}
+
+// Between summarises the readings taken in [from, to].
+func (s *Sampler) Between(from, to time.Time) Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var st Stats
+	var rssSum float64
+	for _, r := range s.readings {
+		if r.At.Before(from) || r.At.After(to) {
+			continue
+		}
+		st.Samples++
+		st.CPUMean += r.CPUPct
+		st.CPUMax = max(st.CPUMax, r.CPUPct)
+		mb := float64(r.RSSBytes) / (1 << 20)
+		rssSum += mb
+		st.RSSPeakMB = max(st.RSSPeakMB, mb)
+	}
+	if st.Samples > 0 {
+		st.CPUMean /= float64(st.Samples)
+		st.RSSMeanMB = rssSum / float64(st.Samples)
+	}
+	return st
+}
+
+// Last returns the most recent reading, for live progress.
+func (s *Sampler) Last() (Reading, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.readings) == 0 {
+		return Reading{}, false
+	}
+	return s.readings[len(s.readings)-1], true
+}

@@ -1,0 +1,149 @@
+package scenario
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// Profile sizes a run: how many vCPUs a target gets, how the loader is
+// configured, how long each step lasts, and the SLO that defines a peak.
+type Profile struct {
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description" json:"description"`
+	Scenario    string `yaml:"scenario" json:"scenario"`
+
+	// Budget is the target's vCPUs: a number (8, 0.333) or "auto" to size it to
+	// the machine so the loader keeps LoaderRatio times the target's CPU.
+	Budget      string  `yaml:"vcpus" json:"vcpus"`
+	LoaderRatio float64 `yaml:"loader_ratio" json:"loader_ratio"`
+	// StrictBudget refuses to run (rather than shrink) when the machine cannot
+	// give both the target and the loader their CPUs; the article profile sets it.
+	StrictBudget bool `yaml:"strict_budget" json:"strict_budget"`
+	// QuotaPeriod is the CFS period of a fractional budget; short, so
+	// throttling shows as a few ms of stall rather than a 100 ms cliff.
+	QuotaPeriod   Duration `yaml:"quota_period" json:"quota_period"`
+	MemoryLimitMB int      `yaml:"memory_limit_mb" json:"memory_limit_mb"`
+
+	Warmup Duration `yaml:"warmup" json:"warmup"`
+	Step   Duration `yaml:"step" json:"step"`
+	// Cooldown is the pause between steps, so one step's backlog does not
+	// bleed into the next.
+	Cooldown Duration `yaml:"cooldown" json:"cooldown"`
+
+	// FixedRatePerVCPU is the article's fixed load: 10,000 req/s on 8 vCPUs.
+	FixedRatePerVCPU float64  `yaml:"fixed_rate_per_vcpu" json:"fixed_rate_per_vcpu"`
+	FixedDuration    Duration `yaml:"fixed_duration" json:"fixed_duration"`
+
+	Search Search `yaml:"search" json:"search"`
+	Loader Loader `yaml:"loader" json:"loader"`
+}
+
+// Search bounds the peak search.
+type Search struct {
+	SLOP95         Duration `yaml:"slo_p95" json:"slo_p95"`
+	MinSuccess     float64  `yaml:"min_success" json:"min_success"`
+	MinAchieved    float64  `yaml:"min_achieved" json:"min_achieved"`
+	StartPerVCPU   float64  `yaml:"start_rate_per_vcpu" json:"start_rate_per_vcpu"`
+	MaxRate        float64  `yaml:"max_rate" json:"max_rate"`
+	Growth         float64  `yaml:"growth" json:"growth"`
+	Precision      float64  `yaml:"precision" json:"precision"`
+	MaxSteps       int      `yaml:"max_steps" json:"max_steps"`
+	LoaderCPUGuard float64  `yaml:"loader_cpu_guard" json:"loader_cpu_guard"`
+}
+
+// Loader caps vegeta's concurrency: unlimited workers collapse a loader core
+// (measured here: 1.6K of 10K req/s achieved), capped ones hold the pace.
+type Loader struct {
+	Workers     int      `yaml:"workers" json:"workers"`
+	MaxWorkers  int      `yaml:"max_workers" json:"max_workers"`
+	Connections int      `yaml:"connections" json:"connections"`
+	Timeout     Duration `yaml:"timeout" json:"timeout"`
+}
+
+// LoadProfile reads scenarios/profiles/<name>.yaml below dir.
+func LoadProfile(dir, name string) (*Profile, error) {
+	path := filepath.Join(dir, "profiles", name+".yaml")
+	p := Profile{
+		Budget: "auto", LoaderRatio: 3, QuotaPeriod: Duration(10 * time.Millisecond),
+		Cooldown: Duration(time.Second), FixedRatePerVCPU: 1250,
+		Search: Search{SLOP95: Duration(50 * time.Millisecond), MinSuccess: 0.999, MinAchieved: 0.98,
+			StartPerVCPU: 2000, MaxRate: 200000, Growth: 2, Precision: 0.05, MaxSteps: 12, LoaderCPUGuard: 0.85},
+		Loader: Loader{Workers: 16, MaxWorkers: 512, Connections: 512, Timeout: Duration(5 * time.Second)},
+	}
+	if err := decodeFile(path, &p); err != nil {
+		return nil, err
+	}
+	if err := p.validate(path); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (p *Profile) validate(path string) error {
+	fe := func(field, format string, a ...any) error {
+		return &FieldError{File: path, Field: field, Msg: fmt.Sprintf(format, a...)}
+	}
+	if p.Name == "" {
+		return fe("name", "must be set")
+	}
+	if p.Scenario == "" {
+		return fe("scenario", "must name a file in scenarios/ (e.g. api)")
+	}
+	if p.Budget != "auto" {
+		if _, err := ParseBudget(p.Budget); err != nil {
+			return fe("vcpus", "%v", err)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{{"step", p.Step}, {"fixed_duration", p.FixedDuration}, {"search.slo_p95", p.Search.SLOP95}, {"loader.timeout", p.Loader.Timeout}} {
+		if d.v <= 0 {
+			return fe(d.name, "must be a positive duration, got %s", d.v.D())
+		}
+	}
+	switch {
+	case p.Warmup < 0:
+		return fe("warmup", "must not be negative")
+	case p.LoaderRatio <= 0:
+		return fe("loader_ratio", "must be positive, got %g", p.LoaderRatio)
+	case p.FixedRatePerVCPU <= 0:
+		return fe("fixed_rate_per_vcpu", "must be positive, got %g", p.FixedRatePerVCPU)
+	case p.Search.Growth <= 1:
+		return fe("search.growth", "must be > 1, got %g", p.Search.Growth)
+	case p.Search.Precision <= 0 || p.Search.Precision >= 1:
+		return fe("search.precision", "must be in (0,1), got %g", p.Search.Precision)
+	case p.Search.MinSuccess <= 0 || p.Search.MinSuccess > 1:
+		return fe("search.min_success", "must be in (0,1], got %g", p.Search.MinSuccess)
+	case p.Search.MinAchieved <= 0 || p.Search.MinAchieved > 1:
+		return fe("search.min_achieved", "must be in (0,1], got %g", p.Search.MinAchieved)
+	case p.Search.StartPerVCPU <= 0:
+		return fe("search.start_rate_per_vcpu", "must be positive")
+	case p.Search.MaxRate < p.Search.StartPerVCPU:
+		return fe("search.max_rate", "must be at least start_rate_per_vcpu")
+	case p.Search.MaxSteps < 2:
+		return fe("search.max_steps", "must be at least 2")
+	case p.Loader.MaxWorkers < 1 || p.Loader.Workers < 1 || p.Loader.Workers > p.Loader.MaxWorkers:
+		return fe("loader.workers", "need 1 <= workers <= max_workers")
+	case p.Loader.Connections < 1:
+		return fe("loader.connections", "must be positive")
+	}
+	return nil
+}
+
+// ParseBudget reads a vCPU budget: "8", "0.333", or a fraction "1/3".
+func ParseBudget(s string) (float64, error) {
+	var a, b float64
+	if n, _ := fmt.Sscanf(s, "%g/%g", &a, &b); n == 2 {
+		if b <= 0 || a <= 0 {
+			return 0, fmt.Errorf("%q is not a positive fraction", s)
+		}
+		return a / b, nil
+	}
+	var v float64
+	if _, err := fmt.Sscanf(s, "%g", &v); err != nil || v <= 0 {
+		return 0, fmt.Errorf("%q is not a positive number of vCPUs (8, 0.5, 1/3 or auto)", s)
+	}
+	return v, nil
+}

@@ -1,0 +1,66 @@
+// Package scenario reads what a run does: the request mix (scenarios/*.yaml),
+// the profile that sizes it to a machine (scenarios/profiles/*.yaml) and the
+// published figures it is compared with (scenarios/reference/*.yaml).
+package scenario
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Request is one kind of request in a mix, picked with probability Weight/ΣWeight.
+type Request struct {
+	Name   string `yaml:"name" json:"name"`
+	Weight int    `yaml:"weight" json:"weight"`
+	Method string `yaml:"method" json:"method"`
+	// Path may hold {user_id}, replaced by a uniformly drawn id in 1..10000.
+	Path string `yaml:"path" json:"path"`
+	// Body is "orders" (the contract's sample orders, in turn) or empty.
+	Body string `yaml:"body,omitempty" json:"body,omitempty"`
+}
+
+// Scenario is a named request mix.
+type Scenario struct {
+	Name        string    `yaml:"name" json:"name"`
+	Description string    `yaml:"description" json:"description"`
+	Requests    []Request `yaml:"requests" json:"requests"`
+}
+
+// LoadScenario reads scenarios/<name>.yaml below dir.
+func LoadScenario(dir, name string) (*Scenario, error) {
+	path := filepath.Join(dir, name+".yaml")
+	var s Scenario
+	if err := decodeFile(path, &s); err != nil {
+		return nil, err
+	}
+	if err := s.validate(path); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (s *Scenario) validate(path string) error {
+	if s.Name == "" {
+		return &FieldError{path, "name", "must be set"}
+	}
+	if len(s.Requests) == 0 {
+		return &FieldError{path, "requests", "must list at least one request"}
+	}
+	for i, r := range s.Requests {
+		f := func(name string) string { return fmt.Sprintf("requests[%d].%s", i, name) }
+		switch {
+		case r.Weight <= 0:
+			return &FieldError{path, f("weight"), fmt.Sprintf("must be a positive integer, got %d", r.Weight)}
+		case r.Method != "GET" && r.Method != "POST":
+			return &FieldError{path, f("method"), fmt.Sprintf("must be GET or POST, got %q", r.Method)}
+		case !strings.HasPrefix(r.Path, "/"):
+			return &FieldError{path, f("path"), fmt.Sprintf("must start with /, got %q", r.Path)}
+		case r.Body != "" && r.Body != "orders":
+			return &FieldError{path, f("body"), fmt.Sprintf("must be empty or \"orders\", got %q", r.Body)}
+		case r.Method == "POST" && r.Body == "":
+			return &FieldError{path, f("body"), "a POST needs a body (\"orders\")"}
+		}
+	}
+	return nil
+}
