@@ -174,31 +174,23 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *target.Manif
 	}
 	tsamp := sample.Start(ctx, inst.Usage(), every)
 	defer tsamp.Stop()
-	self := int32(os.Getpid())
-	lsamp := sample.Start(ctx, sample.NewProcesses(func() ([]int32, error) { return []int32{self}, nil }), every)
-	defer lsamp.Stop()
-	loaderCap := cpuset.Capacity()
-
-	mix := load.NewMix(inst.URL(), o.Scenario)
-	lp := o.Profile.Loader
-	observe := func(phase string, rate float64, d time.Duration) (peak.Observation, sample.Stats, error) {
-		from := time.Now()
-		step, err := load.Attack(ctx, mix, load.Config{Rate: rate, Duration: d, Workers: lp.Workers, MaxWorkers: lp.MaxWorkers,
-			Connections: lp.Connections, Timeout: lp.Timeout.D(), Progress: func(s load.Step) {
-				if r, ok := tsamp.Last(); ok {
-					p.Live(m.Name, phase, s, r.CPUPct/plan.Budget, float64(r.RSSBytes)/(1<<20))
-				}
-			}})
-		to := time.Now()
-		ts, ls := tsamp.Between(from, to), lsamp.Between(from, to)
+	obsv := StartObserver(ctx, load.NewMix(inst.URL(), o.Scenario), o.Profile.Loader, tsamp, plan.Budget, every)
+	defer obsv.Close()
+	phase := ""
+	obsv.Live = func(s load.Step, r sample.Reading) {
+		p.Live(m.Name, phase, s, r.CPUPct()/plan.Budget, float64(r.RSSBytes)/(1<<20))
+	}
+	observe := func(ph string, rate float64, d time.Duration) (peak.Observation, sample.Stats, error) {
+		phase = ph
+		obs, ts, err := obsv.Observe(ctx, rate, d)
 		t.RSSPeakMB = max(t.RSSPeakMB, ts.RSSPeakMB)
-		obs := peak.Observation{Step: step, LoaderCPU: ls.CPUMean / 100 / loaderCap, TargetCPU: ts.CPUMean / 100 / plan.Budget, Target: ts}
 		if cause := context.Cause(ctx); errors.Is(cause, errTargetExited) {
-			err = fmt.Errorf("target exited during %s: %v", phase, inst.Err())
+			err = fmt.Errorf("target exited during %s: %v", ph, inst.Err())
 		}
 		if err == nil {
+			step := obs.Step
 			p.Logf("%s: %-7s offered %7.0f/s achieved %7.0f/s success %.4f p95 %7.2f ms (vegeta %.2f) CPU %3.0f%% loader %3.0f%% RSS %.0f MB",
-				m.Name, phase, step.Offered, step.Achieved, step.Success, step.Corrected.P95, step.Vegeta.P95,
+				m.Name, ph, step.Offered, step.Achieved, step.Success, step.Corrected.P95, step.Vegeta.P95,
 				100*obs.TargetCPU, 100*obs.LoaderCPU, ts.RSSMeanMB)
 		}
 		return obs, ts, err

@@ -2,6 +2,10 @@ package sample
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shirou/gopsutil/v4/process"
@@ -10,36 +14,74 @@ import (
 // PIDLister lists the processes that make up a target at this moment.
 type PIDLister func() ([]int32, error)
 
-// Tree lists root and all its descendants. Used when the target has no
-// cgroup of its own to list its members.
+// Tree lists root and all its descendants, for a target with no cgroup of
+// its own. It reads the kernel's per-thread children lists, which costs a
+// few small reads; gopsutil's Children() scans every process on the machine
+// and is the fallback where those lists are missing.
 func Tree(root int32) PIDLister {
 	return func() ([]int32, error) {
 		out := []int32{root}
 		for i := 0; i < len(out); i++ {
-			p, err := process.NewProcess(out[i])
+			kids, err := children(out[i])
 			if err != nil {
 				continue // exited since it was listed
 			}
-			kids, _ := p.Children()
-			for _, k := range kids {
-				out = append(out, k.Pid)
-			}
+			out = append(out, kids...)
 		}
 		return out, nil
 	}
 }
 
+func children(pid int32) ([]int32, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil, err
+	}
+	var out []int32
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if os.IsNotExist(err) {
+			return gopsutilChildren(pid)
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, int32(n))
+			}
+		}
+	}
+	return out, nil
+}
+
+func gopsutilChildren(pid int32) ([]int32, error) {
+	p, err := process.NewProcess(pid)
+	if err != nil {
+		return nil, err
+	}
+	kids, _ := p.Children()
+	out := make([]int32, 0, len(kids))
+	for _, k := range kids {
+		out = append(out, k.Pid)
+	}
+	return out, nil
+}
+
 // Processes reads CPU and RSS of a set of processes with gopsutil, summed.
-// It keeps one *Process per PID because Percent(0) measures since that
-// object's previous call; a fresh object would give a lifetime average.
+// It keeps one *Process and the last CPU time per PID, so each reading is
+// the CPU used since the previous one, never a lifetime average.
 type Processes struct {
 	list  PIDLister
-	procs map[int32]*process.Process
+	procs map[int32]*proc
+	last  time.Time
+}
+
+type proc struct {
+	p       *process.Process
+	cpuTime float64
 }
 
 // NewProcesses samples whatever list returns at each read.
 func NewProcesses(list PIDLister) *Processes {
-	return &Processes{list: list, procs: map[int32]*process.Process{}}
+	return &Processes{list: list, procs: map[int32]*proc{}}
 }
 
 // Read implements Source.
@@ -49,20 +91,31 @@ func (p *Processes) Read(ctx context.Context) (Reading, error) {
 		return Reading{}, err
 	}
 	r := Reading{At: time.Now()}
+	if !p.last.IsZero() {
+		r.Interval = r.At.Sub(p.last)
+	}
+	p.last = r.At
 	seen := make(map[int32]bool, len(pids))
 	for _, pid := range pids {
 		seen[pid] = true
-		proc, ok := p.procs[pid]
-		if !ok {
-			if proc, err = process.NewProcessWithContext(ctx, pid); err != nil {
+		pr, known := p.procs[pid]
+		if !known {
+			gp, err := process.NewProcessWithContext(ctx, pid)
+			if err != nil {
 				continue
 			}
-			p.procs[pid] = proc
+			pr = &proc{p: gp}
+			p.procs[pid] = pr
 		}
-		if pct, err := proc.PercentWithContext(ctx, 0); err == nil {
-			r.CPUPct += pct
+		if t, err := pr.p.TimesWithContext(ctx); err == nil {
+			now := t.User + t.System
+			// A PID seen for the first time only sets its baseline.
+			if known {
+				r.CPUSeconds += max(0, now-pr.cpuTime)
+			}
+			pr.cpuTime = now
 		}
-		if mem, err := proc.MemoryInfoWithContext(ctx); err == nil {
+		if mem, err := pr.p.MemoryInfoWithContext(ctx); err == nil {
 			r.RSSBytes += mem.RSS
 		}
 	}

@@ -10,15 +10,26 @@ import (
 // Reading is one sample of a whole target (all its processes, or its container).
 type Reading struct {
 	At time.Time
-	// CPUPct is CPU time used since the previous reading, in % of one CPU
-	// (200 = two CPUs busy).
-	CPUPct   float64
-	RSSBytes uint64
+	// CPUSeconds is the CPU time used since the previous reading, over
+	// Interval of wall time. Windows are averaged as ΣCPUSeconds/ΣInterval:
+	// a mean of per-tick percentages would be skewed when ticks bunch up
+	// (a throttled or busy sampler).
+	CPUSeconds float64
+	Interval   time.Duration
+	RSSBytes   uint64
 }
 
 // Source produces readings; local process trees and containers differ in how.
 type Source interface {
 	Read(ctx context.Context) (Reading, error)
+}
+
+// CPUPct is the reading's CPU use in % of one CPU (200 = two CPUs busy).
+func (r Reading) CPUPct() float64 {
+	if r.Interval <= 0 {
+		return 0
+	}
+	return 100 * r.CPUSeconds / r.Interval.Seconds()
 }
 
 // Stats summarises the readings of a window.
@@ -93,20 +104,28 @@ func (s *Sampler) Between(from, to time.Time) Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var st Stats
-	var rssSum float64
+	var rssSum, cpuSum float64
+	var wall time.Duration
 	for _, r := range s.readings {
 		if r.At.Before(from) || r.At.After(to) {
 			continue
 		}
 		st.Samples++
-		st.CPUMean += r.CPUPct
-		st.CPUMax = max(st.CPUMax, r.CPUPct)
+		cpuSum += r.CPUSeconds
+		wall += r.Interval
+		// Only full-length ticks count for the maximum; a bunched-up tick's
+		// ratio is noise.
+		if r.Interval >= s.interval/2 {
+			st.CPUMax = max(st.CPUMax, r.CPUPct())
+		}
 		mb := float64(r.RSSBytes) / (1 << 20)
 		rssSum += mb
 		st.RSSPeakMB = max(st.RSSPeakMB, mb)
 	}
+	if wall > 0 {
+		st.CPUMean = 100 * cpuSum / wall.Seconds()
+	}
 	if st.Samples > 0 {
-		st.CPUMean /= float64(st.Samples)
 		st.RSSMeanMB = rssSum / float64(st.Samples)
 	}
 	return st

@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/benchharness/harness/harness/contract"
+)
+
+// TestMain lets the test binary double as a target process: with
+// BENCH_TEST_HELPER set it serves instead of running tests.
+func TestMain(m *testing.M) {
+	switch os.Getenv("BENCH_TEST_HELPER") {
+	case "contract-server":
+		contractServer()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// contractServer serves the reference handler on $HOST:$PORT (or a free
+// port, printed on stdout), writes its PID to $PIDFILE, and exits with
+// status 3 after $DIE_AFTER requests, to play a target that crashes.
+func contractServer() {
+	if f := os.Getenv("PIDFILE"); f != "" {
+		_ = os.WriteFile(f, []byte(strconv.Itoa(os.Getpid())), 0o644)
+	}
+	addr := "127.0.0.1:" + os.Getenv("PORT")
+	if os.Getenv("PORT") == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr().String())
+	h := contract.Handler()
+	dieAfter, _ := strconv.ParseInt(os.Getenv("DIE_AFTER"), 10, 64)
+	var n atomic.Int64
+	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if dieAfter > 0 && n.Add(1) > dieAfter {
+			fmt.Fprintln(os.Stderr, "helper: dying on purpose after", dieAfter, "requests")
+			os.Exit(3)
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// startHelperServer runs the contract server as a separate process and
+// returns its base URL; the process is killed at cleanup.
+func startHelperServer(t *testing.T) (string, *os.Process) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "BENCH_TEST_HELPER=contract-server", "PORT=")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("helper server: %v", err)
+	}
+	return "http://" + line[:len(line)-1], cmd.Process
+}
+
+// writeTarget makes a targets/<name>/target.yaml whose server is this test
+// binary in contract-server mode.
+func writeTarget(t *testing.T, root, name, extra string, env map[string]string) {
+	t.Helper()
+	dir := filepath.Join(root, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	y := fmt.Sprintf("name: %s\nlanguage: Go\nframework: test double\nsources: [target.yaml]\nbuild: \"true\"\nrun: [%q, \"-test.run=^$\"]\nhealth: /health\nstart_timeout: 10s\nenv:\n  BENCH_TEST_HELPER: contract-server\n", name, os.Args[0])
+	for k, v := range env {
+		y += fmt.Sprintf("  %s: %q\n", k, v)
+	}
+	y += extra
+	if err := os.WriteFile(filepath.Join(dir, "target.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }

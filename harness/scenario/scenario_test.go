@@ -1,0 +1,85 @@
+package scenario
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestShippedFilesLoad(t *testing.T) {
+	dir := filepath.Join("..", "..", "scenarios")
+	for _, name := range []string{"quick", "article"} {
+		p, err := LoadProfile(dir, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadScenario(dir, p.Scenario); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref, err := LoadReference(dir, "article")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row, ok := ref.Row("axum"); !ok || row.PeakRPS != 89000 {
+		t.Fatalf("article axum row = %+v, %v", row, ok)
+	}
+}
+
+func TestBadProfileNamesFileAndField(t *testing.T) {
+	base := "name: p\nscenario: api\nstep: 3s\nfixed_duration: 5s\n"
+	cases := []struct {
+		name, body, field string
+	}{
+		{"unknown field", base + "step_duraton: 3s\n", "step_duraton"},
+		{"bad duration", "name: p\nscenario: api\nstep: fast\nfixed_duration: 5s\n", "fast"},
+		{"missing step", "name: p\nscenario: api\nfixed_duration: 5s\n", "field step"},
+		{"bad budget", base + "vcpus: lots\n", "field vcpus"},
+		{"growth", base + "search:\n  growth: 1\n", "field search.growth"},
+		{"workers", base + "loader:\n  workers: 0\n", "field loader.workers"},
+		{"no scenario", "name: p\nstep: 3s\nfixed_duration: 5s\n", "field scenario"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.Mkdir(filepath.Join(dir, "profiles"), 0o755)
+			path := filepath.Join(dir, "profiles", "p.yaml")
+			if err := os.WriteFile(path, []byte(c.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadProfile(dir, "p")
+			if err == nil {
+				t.Fatal("bad profile accepted")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, path+": ") || !strings.Contains(msg, c.field) || strings.Contains(msg, "\n") {
+				t.Fatalf("error %q should be one line starting with %s and naming %q", msg, path, c.field)
+			}
+		})
+	}
+}
+
+func TestBadScenario(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.yaml")
+	os.WriteFile(path, []byte("name: s\nrequests:\n  - {weight: 1, method: POST, path: /orders/quote}\n"), 0o644)
+	_, err := LoadScenario(dir, "s")
+	if err == nil || !strings.Contains(err.Error(), path+": field requests[0].body") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestParseBudget(t *testing.T) {
+	for in, want := range map[string]float64{"8": 8, "0.5": 0.5, "1/3": 1.0 / 3} {
+		got, err := ParseBudget(in)
+		if err != nil || got != want {
+			t.Errorf("ParseBudget(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"0", "-1", "x", "1/0"} {
+		if _, err := ParseBudget(in); err == nil {
+			t.Errorf("ParseBudget(%q) accepted", in)
+		}
+	}
+}
