@@ -52,6 +52,11 @@ func contractServer() {
 			fmt.Fprintln(os.Stderr, "helper: dying on purpose after", dieAfter, "requests")
 			os.Exit(3)
 		}
+		if os.Getenv("BREAK") == "json" && r.URL.Path == "/json" {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte("Hello, World!"))
+			return
+		}
 		h.ServeHTTP(w, r)
 	}))
 }

@@ -41,7 +41,7 @@ type Options struct {
 
 // PlanFor sizes the CPU split of a profile to this machine.
 func PlanFor(p *scenario.Profile) (cpuset.Plan, error) {
-	cpus, err := cpuset.Online()
+	cpus, err := cpuset.Given()
 	if err != nil {
 		return cpuset.Plan{}, err
 	}

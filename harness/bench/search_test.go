@@ -103,7 +103,7 @@ func TestSearchReportsLoaderBound(t *testing.T) {
 // it back at cleanup, before the cgroup is removed.
 func holdSelf(t *testing.T, quota float64) {
 	t.Helper()
-	cpus, _ := cpuset.Online()
+	cpus, _ := cpuset.Given()
 	g, err := cpuset.New(fmt.Sprintf("bench-test-loader-%d", os.Getpid()), cpuset.Limits{CPUs: cpus, Quota: quota, Period: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

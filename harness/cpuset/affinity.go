@@ -8,6 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// startCPUs is the affinity the process started with: the CPUs it was
+// given to share between target and loader, before PinSelf narrowed them.
+var startCPUs, startErr = Online()
+
+// Given returns the CPUs the process was started with.
+func Given() ([]int, error) { return startCPUs, startErr }
+
 // Online returns the CPUs this process may use now.
 func Online() ([]int, error) {
 	var set unix.CPUSet

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/benchharness/harness/harness/scenario"
 )
 
 // WriteMarkdown writes summary.md: the measured figures with the published
@@ -25,18 +27,22 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	for _, t := range run.Targets {
 		r := SummaryRow(t)
 		art := func(v float64, format string) string {
-			if t.Article == nil || v == 0 {
+			if v == 0 {
 				return "–"
 			}
 			return fmt.Sprintf(format, v)
 		}
+		var a scenario.ReferenceRow
 		var artPeak float64
-		if t.Article != nil && m.Reference != nil {
-			artPeak = t.Article.PeakRPS / m.Reference.VCPUs
+		if t.Article != nil {
+			a = *t.Article
+			if m.Reference != nil {
+				artPeak = a.PeakRPS / m.Reference.VCPUs
+			}
 		}
 		if r.Status != StatusOK {
 			fmt.Fprintf(&b, "| %s | %s | – | %s | – | %s | – | %s | – | %s | – | %s |\n", r.Target, r.Status, dash(r.PeakBound),
-				art(artPeak, "%.0f"), art(artP95(t), "%.0f"), art(artCPU(t), "%.0f"), art(artRSS(t), "%.0f"))
+				art(artPeak, "%.0f"), art(a.P95MS, "%.0f"), art(a.CPUPct, "%.0f"), art(a.RSSMB, "%.0f"))
 			continue
 		}
 		peakCell := fmt.Sprintf("%.0f", r.PeakRPS)
@@ -44,8 +50,8 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 			peakCell = "≥ " + peakCell
 		}
 		fmt.Fprintf(&b, "| %s | ok | %s | %s | %.0f | %s | %.2f | %s | %.0f | %s | %.0f / %.0f | %s |\n", r.Target, peakCell, r.PeakBound,
-			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, art(artP95(t), "%.0f"), r.CPUPct, art(artCPU(t), "%.0f"),
-			r.RSSMeanMB, r.RSSPeakMB, art(artRSS(t), "%.0f"))
+			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, art(a.P95MS, "%.0f"), r.CPUPct, art(a.CPUPct, "%.0f"),
+			r.RSSMeanMB, r.RSSPeakMB, art(a.RSSMB, "%.0f"))
 	}
 	fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU (the article's 10,000 req/s on 8 vCPUs), so p95 and CPU %% compare directly; "+
 		"latencies are measured from each request's intended send time. CPU %% is of the target's vCPU budget. ", fixedPerVCPU)
@@ -77,10 +83,6 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
-func artP95(t Target) float64 { return t.Article.P95MS }
-func artCPU(t Target) float64 { return t.Article.CPUPct }
-func artRSS(t Target) float64 { return t.Article.RSSMB }
 
 func dash(s string) string {
 	if s == "" {

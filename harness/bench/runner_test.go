@@ -1,0 +1,189 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchharness/harness/harness/results"
+	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/scenario"
+	"github.com/benchharness/harness/harness/target"
+)
+
+func tinyProfile() *scenario.Profile {
+	d := func(v time.Duration) scenario.Duration { return scenario.Duration(v) }
+	return &scenario.Profile{Name: "tiny", Scenario: "api", Budget: "auto", LoaderRatio: 3, QuotaPeriod: d(10 * time.Millisecond),
+		Warmup: d(300 * time.Millisecond), Step: d(500 * time.Millisecond), Cooldown: d(50 * time.Millisecond),
+		FixedRatePerVCPU: 1250, FixedDuration: d(800 * time.Millisecond),
+		Search: scenario.Search{SLOP95: d(50 * time.Millisecond), MinSuccess: 0.999, MinAchieved: 0.95, StartPerVCPU: 600,
+			MaxRate: 200000, Growth: 2, Precision: 0.25, MaxSteps: 3, LoaderCPUGuard: 0.85},
+		Loader: testLoader}
+}
+
+func apiScenario(t *testing.T) *scenario.Scenario {
+	s, err := scenario.LoadScenario(filepath.Join("..", "..", "scenarios"), "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func runBench(t *testing.T, ctx context.Context, root string, p *scenario.Profile) (*results.Run, string) {
+	t.Helper()
+	all, err := target.Discover(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(log.String())
+		}
+	})
+	run, dir, err := Run(ctx, Options{Targets: all, Profile: p, Scenario: apiScenario(t), Runtime: &runtime.Local{},
+		ResultsDir: t.TempDir(), RunID: "test-" + strconv.Itoa(os.Getpid()), Progress: NewPlainProgress(&log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run, dir
+}
+
+func byName(run *results.Run) map[string]results.Target {
+	out := map[string]results.Target{}
+	for _, t := range run.Targets {
+		out[t.Name] = t
+	}
+	return out
+}
+
+func readCSV(t *testing.T, dir string) map[string]map[string]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "summary.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]string{}
+	for _, rec := range recs[1:] {
+		row := map[string]string{}
+		for i, col := range recs[0] {
+			row[col] = rec[i]
+		}
+		out[row["target"]] = row
+	}
+	return out
+}
+
+func pidFrom(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("target never wrote its PID: %v", err)
+	}
+	pid, _ := strconv.Atoi(string(b))
+	return pid
+}
+
+func TestRunMeasuresSkipsAndSurvivesCrashes(t *testing.T) {
+	root := t.TempDir()
+	pids := t.TempDir()
+	writeTarget(t, root, "good", "", map[string]string{"PIDFILE": filepath.Join(pids, "good")})
+	writeTarget(t, root, "crashy", "", map[string]string{"PIDFILE": filepath.Join(pids, "crashy"), "DIE_AFTER": "400"})
+	writeTarget(t, root, "broken", "", map[string]string{"BREAK": "json"})
+	writeTarget(t, root, "notool", "toolchain:\n  - bin: no-such-compiler-xyz\n    hint: apt-get install -y xyz-compiler\n", nil)
+
+	run, dir := runBench(t, context.Background(), root, tinyProfile())
+	got := byName(run)
+
+	good := got["good"]
+	if good.Status != results.StatusOK || good.Peak == nil || good.Peak.Peak <= 0 || good.Fixed == nil {
+		t.Fatalf("good: %+v", good)
+	}
+	crashy := got["crashy"]
+	if crashy.Status != results.StatusFailed || !strings.Contains(crashy.Reason, "target exited") ||
+		!strings.Contains(crashy.LogTail, "dying on purpose") {
+		t.Fatalf("crashy: status %s reason %q log tail %q", crashy.Status, crashy.Reason, crashy.LogTail)
+	}
+	if broken := got["broken"]; broken.Status != results.StatusFailed || !strings.Contains(broken.Reason, "verify: json") || broken.Fixed != nil {
+		t.Fatalf("broken: measured or wrong reason: %s %q", broken.Status, broken.Reason)
+	}
+	notool := got["notool"]
+	if notool.Status != results.StatusSkipped || notool.Hint != "apt-get install -y xyz-compiler" || !strings.Contains(notool.Reason, "no-such-compiler-xyz") {
+		t.Fatalf("notool: %+v", notool)
+	}
+
+	rows := readCSV(t, dir)
+	g := rows["good"]
+	for _, col := range []string{"peak_rps", "fixed_rps", "p50_ms", "p95_ms", "p99_ms", "success", "cpu_pct", "rss_mean_mb", "rss_peak_mb"} {
+		if v, _ := strconv.ParseFloat(g[col], 64); v <= 0 {
+			t.Errorf("summary.csv good.%s = %q, want > 0", col, g[col])
+		}
+	}
+	if g["status"] != "ok" || rows["notool"]["status"] != "skipped" || rows["crashy"]["status"] != "failed" || rows["crashy"]["peak_bound"] != "error" {
+		t.Errorf("csv statuses: %v", rows)
+	}
+	for _, name := range []string{"good", "crashy"} {
+		if pid := pidFrom(t, filepath.Join(pids, name)); alive(pid) {
+			t.Errorf("%s (pid %d) still running after the run", name, pid)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(filepath.Dir(dir), "latest")); err != nil {
+		t.Errorf("results/latest: %v", err)
+	}
+}
+
+func TestInterruptWritesPartialResultsAndLeavesNoProcess(t *testing.T) {
+	root := t.TempDir()
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	writeTarget(t, root, "slow", "", map[string]string{"PIDFILE": pidfile})
+	writeTarget(t, root, "zlater", "", nil)
+	p := tinyProfile()
+	p.FixedDuration = scenario.Duration(time.Minute) // interrupted long before it ends
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Ctrl-C once the target is up and under load.
+		for {
+			if _, err := os.Stat(pidfile); err == nil {
+				time.Sleep(1500 * time.Millisecond)
+				cancel()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	start := time.Now()
+	run, dir := runBench(t, ctx, root, p)
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("interrupted run took %s to stop", d)
+	}
+	disk, err := results.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !disk.Manifest.Interrupted || len(disk.Targets) != 1 || len(run.Targets) != 1 {
+		t.Fatalf("interrupted=%v, %d targets on disk", disk.Manifest.Interrupted, len(disk.Targets))
+	}
+	slow := disk.Targets[0]
+	if slow.Status != results.StatusFailed || !strings.HasPrefix(slow.Reason, "interrupted") || slow.Warmup == nil {
+		t.Fatalf("slow: status %s reason %q warmup kept: %v", slow.Status, slow.Reason, slow.Warmup != nil)
+	}
+	if md, _ := os.ReadFile(filepath.Join(dir, "summary.md")); !strings.Contains(string(md), "Interrupted") {
+		t.Error("summary.md does not say the run was interrupted")
+	}
+	if pid := pidFrom(t, pidfile); alive(pid) {
+		t.Fatalf("target pid %d survived the interrupt", pid)
+	}
+}

@@ -1,0 +1,115 @@
+package sample
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	burnMB    = 200
+	burnShare = 0.5 // of one CPU
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SAMPLE_TEST_BURN") == "1" {
+		burn()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// burn holds burnMB of touched memory and keeps one CPU busy burnShare of
+// the time, in 10 ms periods, until killed.
+func burn() {
+	mem := make([]byte, burnMB<<20)
+	for i := range mem {
+		mem[i] = byte(i)
+	}
+	period := 10 * time.Millisecond
+	busy := time.Duration(burnShare * float64(period))
+	x := 0
+	for {
+		start := time.Now()
+		for time.Since(start) < busy {
+			x++
+		}
+		time.Sleep(period - busy)
+		mem[x%len(mem)]++
+	}
+}
+
+func startBurner(t *testing.T) int32 {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SAMPLE_TEST_BURN=1", "GOMAXPROCS=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	return int32(cmd.Process.Pid)
+}
+
+func TestSamplerMeasuresKnownLoad(t *testing.T) {
+	pid := startBurner(t)
+	// Wait for the allocation to be touched rather than sleeping a guess.
+	src := NewProcesses(Tree(pid))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := src.Read(context.Background())
+		if err == nil && r.RSSBytes > burnMB<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("burner never reached %d MB (last %d bytes)", burnMB, r.RSSBytes)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s := Start(context.Background(), NewProcesses(Tree(pid)), 100*time.Millisecond)
+	from := time.Now()
+	time.Sleep(3 * time.Second) // the measurement window itself
+	st := s.Between(from, time.Now())
+	s.Stop()
+	t.Logf("samples %d, CPU mean %.1f%% max %.1f%%, RSS mean %.1f MB peak %.1f MB", st.Samples, st.CPUMean, st.CPUMax, st.RSSMeanMB, st.RSSPeakMB)
+	if st.Samples < 20 {
+		t.Fatalf("only %d samples in 3 s at 100 ms", st.Samples)
+	}
+	if want := 100 * burnShare; st.CPUMean < want-12 || st.CPUMean > want+12 {
+		t.Errorf("CPU mean %.1f%%, want %.0f%% ± 12", st.CPUMean, want)
+	}
+	if st.RSSMeanMB < burnMB || st.RSSMeanMB > burnMB*1.2 {
+		t.Errorf("RSS mean %.1f MB, want %d MB to +20%%", st.RSSMeanMB, burnMB)
+	}
+}
+
+func TestTreeFindsChildren(t *testing.T) {
+	// sh forks a sleep: the tree must list both.
+	cmd := exec.Command("sh", "-c", "sleep 30 & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids, _ := Tree(int32(cmd.Process.Pid))()
+		if len(pids) == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tree of %d = %v, want the shell and its sleep", cmd.Process.Pid, pids)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
