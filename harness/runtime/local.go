@@ -39,9 +39,9 @@ func (l *Local) Name() string { return "local" }
 // requirements, and builds it.
 func (l *Local) Prepare(ctx context.Context, m *target.Manifest, logPath string) error {
 	if miss := m.CheckToolchain(); miss != nil {
-		if l.InstallMissing && target.CanAptInstall() {
-			if err := l.aptInstall(ctx, m.AptPackages()); err != nil {
-				return &SkipError{Missing: target.Missing{What: miss.What + " and installing it failed: " + err.Error(), Hint: miss.Hint}}
+		if l.InstallMissing {
+			if err := l.Install(ctx, m); err != nil {
+				return &SkipError{Missing: target.Missing{What: miss.What + "; installing it failed: " + err.Error(), Hint: miss.Hint}}
 			}
 			miss = m.CheckToolchain()
 		}
@@ -61,7 +61,13 @@ func (l *Local) Prepare(ctx context.Context, m *target.Manifest, logPath string)
 	return err
 }
 
-func (l *Local) aptInstall(ctx context.Context, pkgs []string) error {
+// Install installs the Debian packages of the target's missing toolchains;
+// it needs root and apt-get.
+func (l *Local) Install(ctx context.Context, m *target.Manifest) error {
+	if !target.CanAptInstall() {
+		return errors.New("installing needs root and apt-get")
+	}
+	pkgs := m.AptPackages()
 	if len(pkgs) == 0 {
 		return errors.New("no Debian package is named for it")
 	}

@@ -30,6 +30,7 @@ commands:
   verify     check a running server against the target contract (--url)
   contract   print the reference bytes of /users/{id} (ids as arguments)
   targets    list the targets and whether this machine can build them
+  setup      install the missing Debian toolchain packages of every target (root)
 `
 
 func main() {
@@ -49,6 +50,8 @@ func main() {
 		err = contractCmd(os.Args[2:])
 	case "targets":
 		err = targetsCmd(ctx, os.Args[2:])
+	case "setup":
+		err = setupCmd(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
@@ -196,4 +199,28 @@ func splitList(s string) []string {
 		out = append(out, f)
 	}
 	return out
+}
+
+func setupCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("setup", flag.ExitOnError)
+	root := fs.String("root", ".", "repository root")
+	_ = fs.Parse(args)
+	all, err := target.Discover(filepath.Join(*root, "targets"))
+	if err != nil {
+		return err
+	}
+	local := &runtime.Local{InstallMissing: true, Log: os.Stderr}
+	for _, m := range all {
+		if m.CheckToolchain() == nil {
+			fmt.Printf("%-10s toolchain present\n", m.Name)
+			continue
+		}
+		pkgs := m.AptPackages()
+		if err := local.Install(ctx, m); err != nil {
+			fmt.Printf("%-10s not installed: %v\n", m.Name, err)
+			continue
+		}
+		fmt.Printf("%-10s installed %s\n", m.Name, strings.Join(pkgs, " "))
+	}
+	return nil
 }
