@@ -1,0 +1,71 @@
+package results
+
+import (
+	"bytes"
+	"encoding/csv"
+	"strings"
+	"testing"
+
+	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/peak"
+	"github.com/benchharness/harness/harness/scenario"
+)
+
+func fixture() *Run {
+	ref := &scenario.Reference{Source: "the article", VCPUs: 8, Rows: []scenario.ReferenceRow{
+		{Target: "chi", PeakRPS: 38000, P95MS: 9, RSSMB: 95, CPUPct: 38}}}
+	row, _ := ref.Row("chi")
+	fixed := &Fixed{Observation: peak.Observation{Step: load.Step{Offered: 417, Success: 1,
+		Corrected: load.Latency{P50: 0.5, P95: 1.25, P99: 2}, Vegeta: load.Latency{P95: 1.0}}, LoaderCPU: 0.2},
+		CPUPct: 40}
+	fixed.Sample.RSSMeanMB = 12
+	return &Run{
+		Manifest: &Manifest{RunID: "r1", Profile: &scenario.Profile{Name: "quick", FixedRatePerVCPU: 1250},
+			Scenario: &scenario.Scenario{Name: "api"}, Runtime: "local", VCPUs: 1.0 / 3, Reference: ref},
+		Targets: []Target{
+			{Name: "chi", Status: StatusOK, Runtime: "local", VCPUs: 1.0 / 3, Fixed: fixed, RSSPeakMB: 14, Article: &row,
+				Peak: &peak.Result{Peak: 9000, Bound: peak.BoundLoader, Note: "loader at 90%"}},
+			{Name: "phoenix", Status: StatusSkipped, Reason: "deps not fetched", Hint: "mix deps.get"},
+		},
+	}
+}
+
+func TestCSVKeepsTheContractColumnsFirst(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteCSV(&b, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "target,status,vcpus,peak_rps,peak_bound,fixed_rps,p50_ms,p95_ms,p99_ms,success,cpu_pct,rss_mean_mb,rss_peak_mb"
+	if got := strings.Join(recs[0][:13], ","); got != want {
+		t.Fatalf("header %s\nwant    %s", got, want)
+	}
+	chi := strings.Join(recs[1][:13], ",")
+	if chi != "chi,ok,0.333,9000,loader,417,0.500,1.250,2.000,1.00000,40.0,12.0,14.0" {
+		t.Fatalf("chi row %s", chi)
+	}
+	if recs[2][1] != "skipped" || recs[2][4] != "" || recs[2][len(recs[2])-1] != "deps not fetched" {
+		t.Fatalf("phoenix row %v", recs[2])
+	}
+}
+
+func TestMarkdownSetsArticleBesideMeasured(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"| chi | ok | ≥ 9000 | loader | 27000 | 4750 | 1.25 | 9 | 40 | 38 | 12 / 14 | 95 |",
+		"| phoenix | skipped |",
+		"**phoenix** skipped: deps not fetched — fix: `mix deps.get`",
+		"**chi** peak (loader): loader at 90%",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, md)
+		}
+	}
+}
