@@ -1,0 +1,165 @@
+// Command server is the go-chi reference target: the contract of
+// targets/README.md on net/http with a chi router.
+//
+// Environment: PORT (required), HOST (default 127.0.0.1), VCPUS (GOMAXPROCS;
+// unset leaves the Go runtime's default).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// maxBodyBytes bounds a quote request; the largest valid order is about 15 KB.
+const maxBodyBytes = 1 << 20
+
+type errorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+// writeJSON serialises v for this request. json.Marshal rather than an
+// Encoder: the Encoder appends a newline, and the user bytes must match the
+// contract exactly.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+func router(users store) http.Handler {
+	r := chi.NewRouter()
+	// No middleware: no request logger, recoverer or request id, as in
+	// TechEmpower's Go entries. net/http already recovers handler panics
+	// per connection.
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
+
+	r.Get("/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, struct {
+			Status string `json:"status"`
+		}{"ok"})
+	})
+
+	r.Get("/json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, struct {
+			Message string `json:"message"`
+		}{"Hello, World!"})
+	})
+
+	r.Get("/users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		u, ok := users.lookup(chi.URLParam(r, "id"))
+		if !ok {
+			writeError(w, http.StatusNotFound, "not found")
+			return
+		}
+		writeJSON(w, http.StatusOK, u)
+	})
+
+	r.Post("/orders/quote", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+				return
+			}
+			writeError(w, http.StatusBadRequest, "invalid json")
+			return
+		}
+		// json.Unmarshal, not a Decoder: it rejects trailing bytes after the
+		// value, which a Decoder would leave unread.
+		var body any
+		if err := json.Unmarshal(b, &body); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid json")
+			return
+		}
+		o, field := parseOrder(body)
+		if field != "" {
+			writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: "validation failed", Field: field})
+			return
+		}
+		writeJSON(w, http.StatusOK, price(o))
+	})
+	return r
+}
+
+func main() {
+	if err := run(); err != nil {
+		log.Fatalf("chi: %v", err)
+	}
+}
+
+func run() error {
+	port := os.Getenv("PORT")
+	if port == "" {
+		return errors.New("PORT is not set")
+	}
+	host := os.Getenv("HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if v := os.Getenv("VCPUS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("VCPUS=%q: want a whole number >= 1", v)
+		}
+		runtime.GOMAXPROCS(n)
+	}
+
+	// The store is complete before the listener opens, so the first
+	// successful /health means every user can be served.
+	users := newStore()
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           router(users),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		// Longer than any pause between load steps, so keep-alive
+		// connections survive them.
+		IdleTimeout: 120 * time.Second,
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}

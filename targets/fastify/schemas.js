@@ -1,0 +1,70 @@
+// Response schemas: fastify compiles them with fast-json-stringify, which
+// writes properties in the order listed here. That order is the contract's
+// key order, so the bytes equal the reference (checked for all 10,000 users).
+
+const str = { type: 'string' }
+const int = { type: 'integer' }
+
+export const error = {
+  type: 'object',
+  properties: { error: str },
+  required: ['error']
+}
+
+export const validationError = {
+  type: 'object',
+  properties: { error: str, field: str },
+  required: ['error', 'field']
+}
+
+export const status = {
+  type: 'object',
+  properties: { status: str },
+  required: ['status']
+}
+
+export const message = {
+  type: 'object',
+  properties: { message: str },
+  required: ['message']
+}
+
+export const user = {
+  type: 'object',
+  properties: {
+    id: int,
+    name: str,
+    email: str,
+    active: { type: 'boolean' },
+    created_at: str,
+    tags: { type: 'array', items: str },
+    address: {
+      type: 'object',
+      properties: { street: str, city: str, postcode: str, country: str },
+      required: ['street', 'city', 'postcode', 'country']
+    },
+    bio: str
+  },
+  required: ['id', 'name', 'email', 'active', 'created_at', 'tags', 'address', 'bio']
+}
+
+export const quote = {
+  type: 'object',
+  properties: {
+    customer_id: int,
+    currency: str,
+    lines: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { sku: str, qty: int, line_total_cents: int },
+        required: ['sku', 'qty', 'line_total_cents']
+      }
+    },
+    item_count: int,
+    subtotal_cents: int,
+    tax_cents: int,
+    total_cents: int
+  },
+  required: ['customer_id', 'currency', 'lines', 'item_count', 'subtotal_cents', 'tax_cents', 'total_cents']
+}
