@@ -112,7 +112,7 @@ func build(ctx context.Context, m *target.Manifest, log io.Writer) (bool, error)
 		return false, fmt.Errorf("hash sources of %s: %w", m.Name, err)
 	}
 	stamp := filepath.Join(out, ".build-stamp")
-	if b, err := os.ReadFile(stamp); err == nil && string(b) == sum {
+	if b, err := os.ReadFile(stamp); err == nil && string(b) == sum && outputsExist(m, env) {
 		fmt.Fprintf(log, "== build of %s is up to date (%s)\n", m.Name, sum[:12])
 		return false, nil
 	}
@@ -125,4 +125,19 @@ func build(ctx context.Context, m *target.Manifest, log io.Writer) (bool, error)
 		return true, fmt.Errorf("build %s: %w", m.Name, err)
 	}
 	return true, os.WriteFile(stamp, []byte(sum), 0o644)
+}
+
+// outputsExist checks the manifest's outputs ($OUT etc. expanded, relative
+// to the target folder).
+func outputsExist(m *target.Manifest, env map[string]string) bool {
+	for _, o := range m.Outputs {
+		p := os.Expand(o, func(k string) string { return env[k] })
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(m.Dir, p)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,73 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/benchharness/harness/harness/target"
+)
+
+func TestBuildCache(t *testing.T) {
+	t.Setenv("BENCH_CACHE", t.TempDir())
+	dir := filepath.Join(t.TempDir(), "cachey")
+	os.MkdirAll(dir, 0o755)
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("target.yaml", "name: cachey\nsources: [\"*.txt\"]\noutputs: [out/built]\nbuild: mkdir -p out && cp src.txt out/built && echo built >> \"$OUT/count\"\nrun: [\"true\"]\nhealth: /health\n")
+	write("src.txt", "v1")
+	m, err := target.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name  string
+		edit  func()
+		built bool
+	}{
+		{"first build", func() {}, true},
+		{"unchanged sources", func() {}, false},
+		{"edited source", func() { write("src.txt", "v2") }, true},
+		{"output lost (a clean clone)", func() { os.RemoveAll(filepath.Join(dir, "out")) }, true},
+		{"cached again", func() {}, false},
+	}
+	for _, s := range steps {
+		s.edit()
+		var log bytes.Buffer
+		built, err := build(context.Background(), m, &log)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", s.name, err, log.String())
+		}
+		if built != s.built {
+			t.Fatalf("%s: built=%v, want %v (%s)", s.name, built, s.built, strings.TrimSpace(log.String()))
+		}
+	}
+	count, _ := os.ReadFile(filepath.Join(CacheDir(), "cachey", "count"))
+	if n := strings.Count(string(count), "built"); n != 3 {
+		t.Fatalf("build ran %d times, want 3", n)
+	}
+}
+
+func TestFailingBuildIsReported(t *testing.T) {
+	t.Setenv("BENCH_CACHE", t.TempDir())
+	dir := filepath.Join(t.TempDir(), "broken")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "target.yaml"), []byte("name: broken\nsources: [target.yaml]\nbuild: echo compile error here >&2; exit 3\nrun: [\"true\"]\nhealth: /health\n"), 0o644)
+	m, err := target.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	if _, err := build(context.Background(), m, &log); err == nil || !strings.Contains(err.Error(), "build broken") {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(log.String(), "compile error here") {
+		t.Fatalf("build output not logged: %q", log.String())
+	}
+}

@@ -1,0 +1,86 @@
+package target
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// Missing describes why a target cannot be built here, and how to fix it.
+type Missing struct {
+	What string // e.g. "toolchain erl" or the requirement's reason
+	Hint string // the exact command to run
+}
+
+func (m Missing) String() string {
+	if m.Hint == "" {
+		return m.What
+	}
+	return m.What + "; to fix: " + m.Hint
+}
+
+// CheckToolchain reports the first toolchain binary not on PATH.
+func (m *Manifest) CheckToolchain() *Missing {
+	for _, t := range m.Toolchain {
+		if _, err := exec.LookPath(t.Bin); err != nil {
+			hint := t.Hint
+			if hint == "" && len(t.Apt) > 0 {
+				hint = "apt-get install -y " + strings.Join(t.Apt, " ")
+			}
+			return &Missing{What: fmt.Sprintf("toolchain %q not found on PATH", t.Bin), Hint: hint}
+		}
+	}
+	return nil
+}
+
+// CheckRequirements runs each requirement's check in the target folder.
+func (m *Manifest) CheckRequirements(ctx context.Context) *Missing {
+	for _, r := range m.Requires {
+		cmd := exec.CommandContext(ctx, "sh", "-c", r.Check)
+		cmd.Dir = m.Dir
+		if err := cmd.Run(); err != nil {
+			return &Missing{What: r.Reason, Hint: r.Hint}
+		}
+	}
+	return nil
+}
+
+// AptPackages lists the Debian packages of the toolchains that are missing.
+func (m *Manifest) AptPackages() []string {
+	var pkgs []string
+	for _, t := range m.Toolchain {
+		if _, err := exec.LookPath(t.Bin); err != nil {
+			pkgs = append(pkgs, t.Apt...)
+		}
+	}
+	return pkgs
+}
+
+// CanAptInstall tells whether installing Debian packages is possible: root on
+// a Debian-like system with apt-get.
+func CanAptInstall() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	_, err := exec.LookPath("apt-get")
+	return err == nil
+}
+
+// Versions runs each toolchain's version command and returns its first line.
+func (m *Manifest) Versions(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	for _, t := range m.Toolchain {
+		if t.Version == "" {
+			continue
+		}
+		b, err := exec.CommandContext(ctx, "sh", "-c", t.Version).CombinedOutput()
+		line := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+		if err != nil {
+			line = "unknown (" + err.Error() + ")"
+		}
+		out[t.Bin] = line
+	}
+	return out
+}
