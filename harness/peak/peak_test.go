@@ -1,0 +1,109 @@
+package peak
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/benchharness/harness/harness/load"
+)
+
+var crit = Criteria{SLOP95: 50 * time.Millisecond, MinSuccess: 0.999, MinAchieved: 0.98, LoaderGuard: 0.85}
+
+func obs(offered, achieved, success, p95, vegetaP95, loader, target float64) Observation {
+	return Observation{Step: load.Step{Offered: offered, Achieved: achieved, Success: success,
+		Corrected: load.Latency{P95: p95}, Vegeta: load.Latency{P95: vegetaP95}}, LoaderCPU: loader, TargetCPU: target}
+}
+
+func TestJudge(t *testing.T) {
+	cases := []struct {
+		name         string
+		o            Observation
+		pass, loader bool
+	}{
+		{"clean", obs(1000, 1000, 1, 5, 5, 0.2, 0.5), true, false},
+		{"errors", obs(1000, 1000, 0.99, 5, 5, 0.2, 1), false, false},
+		{"slow target", obs(1000, 1000, 1, 80, 80, 0.2, 1), false, false},
+		{"target cannot keep up", obs(1000, 900, 1, 300, 60, 0.3, 1), false, false},
+		{"loader out of CPU", obs(1000, 900, 1, 300, 3, 0.95, 0.3), false, true},
+		{"loader behind, target idle and fast", obs(1000, 900, 1, 90, 2, 0.6, 0.2), false, true},
+		{"unknown target CPU is not blamed on the loader", obs(1000, 900, 1, 90, 2, 0.6, -1), false, false},
+	}
+	for _, c := range cases {
+		v := Judge(c.o, crit)
+		if v.Pass != c.pass || v.LoaderBound != c.loader {
+			t.Errorf("%s: pass=%v loader=%v (%s), want pass=%v loader=%v", c.name, v.Pass, v.LoaderBound, v.Reason, c.pass, c.loader)
+		}
+	}
+}
+
+// simulated is a server of known capacity and a loader of known capacity:
+// above either, steps fail, and the loader's CPU share says which.
+func simulated(capacity, loaderMax float64, calls *[]float64) Probe {
+	return func(ctx context.Context, rate float64) (Observation, error) {
+		*calls = append(*calls, rate)
+		loader := rate / loaderMax
+		achieved := math.Min(rate, loaderMax)
+		p95 := 2.0
+		if rate > capacity {
+			p95 = 500
+		}
+		return obs(rate, achieved, 1, p95, p95, loader, math.Min(1, rate/capacity)), nil
+	}
+}
+
+func TestSearch(t *testing.T) {
+	cfg := Config{Start: 1000, Max: 1e6, Growth: 2, Precision: 0.02, MaxSteps: 20, Criteria: crit}
+	cases := []struct {
+		name      string
+		capacity  float64
+		loaderMax float64
+		bound     string
+	}{
+		{"target-bound", 12000, 1e6, BoundTarget},
+		{"loader-bound", 1e6, 9000, BoundLoader},
+		{"start above capacity: descends", 300, 1e6, BoundTarget},
+		{"nothing passes", 5, 1e6, BoundError},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var calls []float64
+			res, err := Search(context.Background(), cfg, simulated(c.capacity, c.loaderMax, &calls))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Bound != c.bound {
+				t.Fatalf("bound %s, want %s (%s); rates %v", res.Bound, c.bound, res.Note, calls)
+			}
+			limit := math.Min(c.capacity, c.loaderMax/crit.MinAchieved)
+			if c.bound != BoundError && (res.Peak > limit || res.Peak < limit*(1-2*cfg.Precision)) {
+				t.Fatalf("peak %.0f, want just under %.0f; rates %v", res.Peak, limit, calls)
+			}
+			if len(res.Steps) != len(calls) || len(calls) > cfg.MaxSteps {
+				t.Fatalf("%d steps recorded for %d probes (max %d)", len(res.Steps), len(calls), cfg.MaxSteps)
+			}
+		})
+	}
+}
+
+func TestSearchCapAndErrors(t *testing.T) {
+	var calls []float64
+	cfg := Config{Start: 1000, Max: 5000, Growth: 2, Precision: 0.05, MaxSteps: 10, Criteria: crit}
+	res, _ := Search(context.Background(), cfg, simulated(1e6, 1e7, &calls))
+	if res.Peak != 5000 || res.Bound != BoundLoader {
+		t.Fatalf("every rate passing up to the cap: peak %.0f bound %s, want a 5000 lower bound", res.Peak, res.Bound)
+	}
+	boom := errors.New("target exited")
+	n := 0
+	res, err := Search(context.Background(), cfg, func(ctx context.Context, rate float64) (Observation, error) {
+		if n++; n == 3 {
+			return Observation{}, boom
+		}
+		return obs(rate, rate, 1, 1, 1, 0.1, 0.1), nil
+	})
+	if !errors.Is(err, boom) || res.Peak != 2000 || len(res.Steps) != 2 {
+		t.Fatalf("a failing probe: err %v, peak %.0f, %d steps kept", err, res.Peak, len(res.Steps))
+	}
+}
