@@ -107,3 +107,27 @@ func TestSearchCapAndErrors(t *testing.T) {
 		t.Fatalf("a failing probe: err %v, peak %.0f, %d steps kept", err, res.Peak, len(res.Steps))
 	}
 }
+
+func TestRampFailureIsConfirmed(t *testing.T) {
+	var calls []float64
+	real := simulated(12000, 1e6, &calls)
+	noisy := true
+	res, err := Search(context.Background(), Config{Start: 1000, Max: 1e6, Growth: 2, Precision: 0.05, MaxSteps: 20, Criteria: crit},
+		func(ctx context.Context, rate float64) (Observation, error) {
+			o, err := real(ctx, rate)
+			if rate == 2000 && noisy { // one burst from a neighbour
+				noisy = false
+				o.Step.Corrected.P95 = 400
+			}
+			return o, err
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Peak < 11000 {
+		t.Fatalf("one noisy step cut the peak to %.0f; rates %v", res.Peak, calls)
+	}
+	if res.Steps[1].Phase != "ramp" || res.Steps[2].Phase != "confirm" || !res.Steps[2].Verdict.Pass {
+		t.Fatalf("steps %+v", res.Steps[:3])
+	}
+}

@@ -110,6 +110,19 @@ func Search(ctx context.Context, cfg Config, probe Probe) (Result, error) {
 		if err != nil {
 			return finish(err)
 		}
+		// A ramp failure sets the bracket for everything after it, so one
+		// noisy step (a neighbour's burst on a shared machine) could cut the
+		// peak by the growth factor: it must fail twice. Bisect failures
+		// only cost precision and are not repeated.
+		if !v.Pass && steps+1 < cfg.MaxSteps {
+			steps++
+			if v, err = run("confirm", rate); err != nil {
+				return finish(err)
+			}
+			if v.Pass {
+				hi, hiVerdict = math.Inf(1), Verdict{}
+			}
+		}
 		if !v.Pass || rate >= cfg.Max {
 			steps++
 			break
