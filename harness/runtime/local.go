@@ -35,21 +35,13 @@ type Local struct {
 
 func (l *Local) Name() string { return "local" }
 
-// Prepare checks the toolchain (installing it if allowed), the target's own
-// requirements, and builds it.
+// Prepare checks the toolchain and the target's own requirements, installing
+// their Debian packages if allowed, and builds the target.
 func (l *Local) Prepare(ctx context.Context, m *target.Manifest, logPath string) error {
-	if miss := m.CheckToolchain(); miss != nil {
-		if l.InstallMissing {
-			if err := l.Install(ctx, m); err != nil {
-				return &SkipError{Missing: target.Missing{What: miss.What + "; installing it failed: " + err.Error(), Hint: miss.Hint}}
-			}
-			miss = m.CheckToolchain()
-		}
-		if miss != nil {
-			return &SkipError{Missing: *miss}
-		}
+	if miss := l.ensure(ctx, m.CheckToolchain, m); miss != nil {
+		return &SkipError{Missing: *miss}
 	}
-	if miss := m.CheckRequirements(ctx); miss != nil {
+	if miss := l.ensure(ctx, func() *target.Missing { return m.CheckRequirements(ctx) }, m); miss != nil {
 		return &SkipError{Missing: *miss}
 	}
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -61,13 +53,25 @@ func (l *Local) Prepare(ctx context.Context, m *target.Manifest, logPath string)
 	return err
 }
 
-// Install installs the Debian packages of the target's missing toolchains;
-// it needs root and apt-get.
-func (l *Local) Install(ctx context.Context, m *target.Manifest) error {
+// ensure runs check; when it fails with Debian packages that would fix it
+// and installing is allowed, it installs them and checks again.
+func (l *Local) ensure(ctx context.Context, check func() *target.Missing, m *target.Manifest) *target.Missing {
+	miss := check()
+	if miss == nil || !l.InstallMissing || len(miss.Apt) == 0 {
+		return miss
+	}
+	if err := l.Install(ctx, miss.Apt); err != nil {
+		miss.What += "; installing it failed: " + err.Error()
+		return miss
+	}
+	return check()
+}
+
+// Install installs Debian packages; it needs root and apt-get.
+func (l *Local) Install(ctx context.Context, pkgs []string) error {
 	if !target.CanAptInstall() {
 		return errors.New("installing needs root and apt-get")
 	}
-	pkgs := m.AptPackages()
 	if len(pkgs) == 0 {
 		return errors.New("no Debian package is named for it")
 	}

@@ -28,20 +28,23 @@ type Requirement struct {
 	Check  string `yaml:"check" json:"check"`
 	Reason string `yaml:"reason" json:"reason"`
 	Hint   string `yaml:"hint" json:"hint"`
+	// Apt are Debian packages that satisfy the check (libraries a present
+	// toolchain lacks), installed like a toolchain's.
+	Apt []string `yaml:"apt" json:"apt,omitempty"`
 }
 
 // Manifest is targets/<name>/target.yaml.
 type Manifest struct {
-	Name         string            `yaml:"name" json:"name"`
-	Language     string            `yaml:"language" json:"language"`
-	Framework    string            `yaml:"framework" json:"framework"`
-	Article      string            `yaml:"article" json:"article,omitempty"`
-	Toolchain    []Toolchain       `yaml:"toolchain" json:"toolchain"`
-	Requires     []Requirement     `yaml:"requires" json:"requires,omitempty"`
-	Sources      []string          `yaml:"sources" json:"sources"`
+	Name      string        `yaml:"name" json:"name"`
+	Language  string        `yaml:"language" json:"language"`
+	Framework string        `yaml:"framework" json:"framework"`
+	Article   string        `yaml:"article" json:"article,omitempty"`
+	Toolchain []Toolchain   `yaml:"toolchain" json:"toolchain"`
+	Requires  []Requirement `yaml:"requires" json:"requires,omitempty"`
+	Sources   []string      `yaml:"sources" json:"sources"`
 	// Outputs must all exist for a cached build to count: a clean clone
 	// keeps the stamp in the cache but loses in-tree outputs (node_modules).
-	Outputs []string `yaml:"outputs" json:"outputs,omitempty"`
+	Outputs      []string          `yaml:"outputs" json:"outputs,omitempty"`
 	Build        string            `yaml:"build" json:"build"`
 	Run          []string          `yaml:"run" json:"run"`
 	Env          map[string]string `yaml:"env" json:"env,omitempty"`
@@ -78,7 +81,12 @@ func Load(dir string) (*Manifest, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%s: %s", path, strings.SplitN(strings.TrimPrefix(err.Error(), "yaml: "), "\n", 2)[0])
+		msg := err.Error()
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			msg = te.Errors[0] // e.g. "line 9: field apt not found in type target.Requirement"
+		}
+		return nil, fmt.Errorf("%s: %s", path, strings.SplitN(strings.TrimPrefix(msg, "yaml: "), "\n", 2)[0])
 	}
 	m.Dir, m.Raw = abs, raw
 	if err := m.validate(path); err != nil {

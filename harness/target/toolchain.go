@@ -12,6 +12,8 @@ import (
 type Missing struct {
 	What string // e.g. "toolchain erl" or the requirement's reason
 	Hint string // the exact command to run
+	// Apt are the Debian packages that would fix it, if any.
+	Apt []string
 }
 
 func (m Missing) String() string {
@@ -29,7 +31,7 @@ func (m *Manifest) CheckToolchain() *Missing {
 			if hint == "" && len(t.Apt) > 0 {
 				hint = "apt-get install -y " + strings.Join(t.Apt, " ")
 			}
-			return &Missing{What: fmt.Sprintf("toolchain %q not found on PATH", t.Bin), Hint: hint}
+			return &Missing{What: fmt.Sprintf("toolchain %q not found on PATH", t.Bin), Hint: hint, Apt: m.AptPackages()}
 		}
 	}
 	return nil
@@ -41,7 +43,7 @@ func (m *Manifest) CheckRequirements(ctx context.Context) *Missing {
 		cmd := exec.CommandContext(ctx, "sh", "-c", r.Check)
 		cmd.Dir = m.Dir
 		if err := cmd.Run(); err != nil {
-			return &Missing{What: r.Reason, Hint: r.Hint}
+			return &Missing{What: r.Reason, Hint: r.Hint, Apt: r.Apt}
 		}
 	}
 	return nil

@@ -211,12 +211,17 @@ func setupCmd(ctx context.Context, args []string) error {
 	}
 	local := &runtime.Local{InstallMissing: true, Log: os.Stderr}
 	for _, m := range all {
-		if m.CheckToolchain() == nil {
-			fmt.Printf("%-10s toolchain present\n", m.Name)
+		var pkgs []string
+		for _, miss := range []*target.Missing{m.CheckToolchain(), m.CheckRequirements(ctx)} {
+			if miss != nil {
+				pkgs = append(pkgs, miss.Apt...)
+			}
+		}
+		if len(pkgs) == 0 {
+			fmt.Printf("%-10s nothing to install\n", m.Name)
 			continue
 		}
-		pkgs := m.AptPackages()
-		if err := local.Install(ctx, m); err != nil {
+		if err := local.Install(ctx, pkgs); err != nil {
 			fmt.Printf("%-10s not installed: %v\n", m.Name, err)
 			continue
 		}

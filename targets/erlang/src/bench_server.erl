@@ -1,0 +1,98 @@
+%% Reference Erlang/OTP target: MochiWeb HTTP server, jiffy JSON encoder.
+%%
+%% Started with `erl -noshell -noinput -s bench_server start` (target.yaml runs
+%% the copy of erl that build.sh puts in $OUT/otp); reads PORT
+%% (required), HOST (default 127.0.0.1). The scheduler count comes from the
+%% emulator flag +S $VCPUS:$VCPUS (see target.yaml and README.md).
+-module(bench_server).
+
+-export([start/0, handle/1]).
+
+-define(JSON, [{"Content-Type", "application/json"}]).
+%% A quote has at most 100 items of at most 64-byte SKUs: 1 MB is plenty.
+-define(MAX_BODY, 1048576).
+
+start() ->
+    Port = list_to_integer(os:getenv("PORT")),
+    Host = case os:getenv("HOST") of
+               false -> "127.0.0.1";
+               "" -> "127.0.0.1";
+               H -> H
+           end,
+    {ok, Ip} = inet:parse_address(Host),
+    bench_users:init(),
+    Options = [{name, ?MODULE},
+               {link, false},
+               {ip, Ip},
+               {port, Port},
+               {loop, {?MODULE, handle}},
+               {nodelay, true},
+               {backlog, 4096},
+               %% MochiWeb stops accepting at 2048 open connections by
+               %% default; the load generator may hold more.
+               {max, 65536},
+               {acceptor_pool_size, 64}],
+    case mochiweb_http:start(Options) of
+        {ok, _Pid} ->
+            ok;
+        Error ->
+            io:format(standard_error, "cannot listen on ~s:~p: ~p~n", [Host, Port, Error]),
+            erlang:halt(1)
+    end.
+
+%% One request; MochiWeb runs it in the connection's own process.
+handle(Req) ->
+    route(method(mochiweb_request:get(method, Req)), mochiweb_request:get(path, Req), Req).
+
+%% HEAD is answered as GET; MochiWeb leaves the body out.
+method('HEAD') -> 'GET';
+method(M) -> M.
+
+route('GET', "/json", Req) ->
+    reply(200, {[{<<"message">>, <<"Hello, World!">>}]}, Req);
+route('GET', "/users/" ++ Id, Req) ->
+    case bench_users:lookup(parse_id(Id)) of
+        not_found -> not_found(Req);
+        User -> reply(200, User, Req)
+    end;
+route('POST', "/orders/quote", Req) ->
+    Body = mochiweb_request:recv_body(?MAX_BODY, Req),
+    case decode(Body) of
+        {ok, Order} ->
+            case bench_quote:quote(Order) of
+                {ok, Quote} ->
+                    reply(200, Quote, Req);
+                {invalid, Field} ->
+                    reply(422, {[{<<"error">>, <<"validation failed">>},
+                                 {<<"field">>, Field}]}, Req)
+            end;
+        error ->
+            reply(400, {[{<<"error">>, <<"invalid json">>}]}, Req)
+    end;
+route('GET', "/health", Req) ->
+    reply(200, {[{<<"status">>, <<"ok">>}]}, Req);
+route(_, _, Req) ->
+    not_found(Req).
+
+not_found(Req) ->
+    reply(404, {[{<<"error">>, <<"not found">>}]}, Req).
+
+reply(Status, Term, Req) ->
+    mochiweb_request:respond({Status, ?JSON, jiffy:encode(Term)}, Req).
+
+decode(Body) ->
+    try jiffy:decode(Body, [return_maps, dedupe_keys]) of
+        Term -> {ok, Term}
+    catch
+        _:_ -> error
+    end.
+
+%% A decimal integer made of ASCII digits only (no sign); anything else is
+%% an unknown user.
+parse_id([]) ->
+    error;
+parse_id(S) ->
+    case lists:all(fun(C) -> C >= $0 andalso C =< $9 end, S) of
+        true -> list_to_integer(S);
+        false -> error
+    end.
