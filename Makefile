@@ -1,6 +1,10 @@
 # make bench                      measure every target on the local-process runtime
 # make bench TARGETS=chi PROFILE=quick DURATION=5s
 # make test                       unit, conformance and integration tests
+# make bench RUNTIME=docker       the same, each target in a container (starts dockerd if needed)
+# make bench REPEAT=3             measure each target 3 times: medians and spread
+# make report [RUN=results/<id>]  redo summary.md, charts/ and report.md from results.json
+# make nightly [BASELINE=<run>]   bench + report + compare against BASELINE (docs/nightly.md)
 GO       ?= go
 TARGETS  ?=
 PROFILE  ?= quick
@@ -19,10 +23,17 @@ endif
 ifneq ($(DURATION),)
 BENCH_FLAGS += -duration $(DURATION)
 endif
+# REPEAT=N measures each target N times; summaries report the median and spread.
+REPEAT   ?=
+ifneq ($(REPEAT),)
+BENCH_FLAGS += -repeat $(REPEAT)
+endif
 
-.PHONY: bench test verify setup targets clean $(HARNESS)
+.PHONY: bench test verify setup targets clean $(HARNESS) docker-up docker-down docker-base docker-clean
 
-bench: $(HARNESS)
+# RUNTIME=docker starts a Docker engine first when none answers (and
+# leaves it running; make docker-down stops the one it started).
+bench: $(HARNESS) $(if $(filter docker,$(RUNTIME)),docker-up)
 	$(HARNESS) bench $(BENCH_FLAGS)
 
 # -p 1: packages run one at a time, since several tests load the CPUs and
@@ -42,3 +53,57 @@ $(HARNESS):
 
 clean:
 	rm -rf bin
+
+# The container runtime (RUNTIME=docker). docker-up installs docker.io and
+# debootstrap when missing (root) and starts dockerd --bridge=none
+# --iptables=false unless an engine answers; docker-down stops only that
+# dockerd, by the PID docker-up recorded. docker-base builds the offline base
+# image (debootstrap + docker import), which the harness uses when the
+# Dockerfiles' registry base images cannot be pulled; BENCH_DOCKER_IMAGES=
+# offline|dockerfile forces a path. docker-clean removes every container the
+# harness labelled (org.benchharness.managed), e.g. after a kill -9, and the
+# targets' untagged images.
+docker-up:
+	scripts/docker-up.sh
+
+docker-down:
+	scripts/docker-down.sh
+
+docker-base: docker-up
+	scripts/docker-base.sh
+
+docker-clean:
+	ids=$$(docker ps -aq --filter label=org.benchharness.managed); [ -z "$$ids" ] || docker rm -f $$ids
+	docker image prune -f --filter label=org.benchharness.target
+
+# ---- Reports, comparisons and the nightly job (docs/nightly.md).
+RUN       ?= results/latest
+BASELINE  ?=
+THRESHOLD ?= 10%
+
+.PHONY: report compare nightly
+
+report: $(HARNESS)
+	$(HARNESS) report $(RUN)
+
+compare: $(HARNESS)
+	@test -n "$(BASELINE)" || { echo "compare: set BASELINE=<baseline run dir>" >&2; exit 2; }
+	$(HARNESS) compare -threshold $(THRESHOLD) -out $(RUN)/compare.md $(BASELINE) $(RUN)
+
+# The bench's own failure (a target failed) does not stop the report and the
+# comparison: the run is still worth reading; the exit status keeps it. The
+# run directory is the one the bench prints ("results: <dir>"), not
+# results/latest, which another bench on the same machine may move.
+nightly: $(HARNESS)
+	@tmp=$$(mktemp -d); status=0; \
+	{ $(MAKE) --no-print-directory bench; echo $$? > $$tmp/status; } | tee $$tmp/log; \
+	status=$$(cat $$tmp/status); run=$$(sed -n 's/^results: //p' $$tmp/log | tail -n 1); rm -rf $$tmp; \
+	if [ -z "$$run" ] || [ ! -f "$$run/results.json" ]; then \
+		echo "nightly: the bench wrote no run (exit $$status)" >&2; exit 1; fi; \
+	$(HARNESS) report $$run || status=1; \
+	if [ -n "$(BASELINE)" ] && [ -f "$(BASELINE)/results.json" ]; then \
+		$(HARNESS) compare -threshold $(THRESHOLD) -out $$run/compare.md $(BASELINE) $$run || status=1; \
+	else \
+		echo "nightly: no baseline run ($(if $(BASELINE),$(BASELINE)/results.json not found,BASELINE not set)): comparison skipped"; \
+	fi; \
+	echo "nightly: $$run (exit $$status)"; exit $$status

@@ -37,6 +37,9 @@ type Options struct {
 	Progress   *Progress
 	// SampleEvery is the sampling interval; 200 ms when zero.
 	SampleEvery time.Duration
+	// Repeat is how many times each target's fixed-rate run and peak search
+	// are made (1 when zero), against the same server after one warm-up.
+	Repeat int
 }
 
 // PlanFor sizes the CPU split of a profile to this machine.
@@ -148,6 +151,7 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *target.Manif
 		}
 	}()
 	t.Pinning = inst.Pinning()
+	t.ImageSizeMB = runtime.ImageSizeMB(inst)
 	p.Logf("%s: up at %s (%s)", m.Name, inst.URL(), t.Pinning)
 
 	rep := verify.Target(ctx, inst.URL())
@@ -180,10 +184,12 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *target.Manif
 	obsv.Live = func(s load.Step, r sample.Reading) {
 		p.Live(m.Name, phase, s, r.CPUPct()/plan.Budget, float64(r.RSSBytes)/(1<<20))
 	}
+	repRSS := 0.0 // the RSS peak of the repetition under way
 	observe := func(ph string, rate float64, d time.Duration) (peak.Observation, sample.Stats, error) {
 		phase = ph
 		obs, ts, err := obsv.Observe(ctx, rate, d)
 		t.RSSPeakMB = max(t.RSSPeakMB, ts.RSSPeakMB)
+		repRSS = max(repRSS, ts.RSSPeakMB)
 		if cause := context.Cause(ctx); errors.Is(cause, errTargetExited) {
 			err = fmt.Errorf("target exited during %s: %v", ph, inst.Err())
 		}
@@ -211,32 +217,62 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *target.Manif
 		t.Warmup = &obs
 		cooldown()
 	}
-	obs, ts, err := observe("fixed", fixedRate, o.Profile.FixedDuration.D())
-	if err != nil {
-		return fail("fixed-rate run: %v", err)
-	}
-	t.Fixed = &results.Fixed{Observation: obs, Sample: ts, CPUPct: 100 * obs.TargetCPU}
-	cooldown()
-
-	s := o.Profile.Search
-	first := true
-	res, err := peak.Search(ctx, peak.Config{
-		Start: s.StartPerVCPU * plan.Budget, Max: s.MaxRate, Growth: s.Growth, Precision: s.Precision, MaxSteps: s.MaxSteps,
-		Criteria: peak.Criteria{SLOP95: s.SLOP95.D(), MinSuccess: s.MinSuccess, MinAchieved: s.MinAchieved, LoaderGuard: s.LoaderCPUGuard},
-	}, func(ctx context.Context, rate float64) (peak.Observation, error) {
-		if !first {
-			cooldown()
+	// measure is one repetition: the fixed-rate run, then the peak search.
+	measure := func() (*results.Fixed, *peak.Result, error) {
+		obs, ts, err := observe("fixed", fixedRate, o.Profile.FixedDuration.D())
+		if err != nil {
+			return nil, nil, fmt.Errorf("fixed-rate run: %w", err)
 		}
-		first = false
-		obs, _, err := observe("peak", rate, o.Profile.Step.D())
-		return obs, err
-	})
-	t.Peak = &res
-	if err != nil {
-		return fail("peak search: %v", err)
+		fixed := &results.Fixed{Observation: obs, Sample: ts, CPUPct: 100 * obs.TargetCPU}
+		cooldown()
+
+		s := o.Profile.Search
+		first := true
+		res, err := peak.Search(ctx, peak.Config{
+			Start: s.StartPerVCPU * plan.Budget, Max: s.MaxRate, Growth: s.Growth, Precision: s.Precision, MaxSteps: s.MaxSteps,
+			Criteria: peak.Criteria{SLOP95: s.SLOP95.D(), MinSuccess: s.MinSuccess, MinAchieved: s.MinAchieved, LoaderGuard: s.LoaderCPUGuard},
+		}, func(ctx context.Context, rate float64) (peak.Observation, error) {
+			if !first {
+				cooldown()
+			}
+			first = false
+			obs, _, err := observe("peak", rate, o.Profile.Step.D())
+			return obs, err
+		})
+		if err != nil {
+			return fixed, &res, fmt.Errorf("peak search: %w", err)
+		}
+		return fixed, &res, nil
 	}
+	reps := max(o.Repeat, 1)
+	for i := range reps {
+		if i > 0 {
+			cooldown()
+			repRSS = 0
+		}
+		if reps > 1 {
+			p.Logf("%s: repetition %d of %d", m.Name, i+1, reps)
+		}
+		rep := results.Repeat{Start: time.Now().UTC()}
+		fixed, res, err := measure()
+		rep.Fixed, rep.Peak, rep.RSSPeakMB, rep.End = fixed, res, repRSS, time.Now().UTC()
+		// A failed repetition's records are the top-level ones, as in a
+		// single run; the earlier repetitions stay in Repeats.
+		t.Fixed, t.Peak = fixed, res
+		if reps > 1 {
+			t.Repeats = append(t.Repeats, rep)
+		}
+		if err != nil {
+			return fail("%v", err)
+		}
+	}
+	t.SetMedians()
 	t.Status = results.StatusOK
-	p.Logf("%s: peak %.0f req/s (%s-bound): %s", m.Name, res.Peak, res.Bound, res.Note)
+	res, of := t.Peak, ""
+	if reps > 1 {
+		of = fmt.Sprintf(", median of %d repetitions", reps)
+	}
+	p.Logf("%s: peak %.0f req/s (%s-bound%s): %s", m.Name, res.Peak, res.Bound, of, res.Note)
 	return t
 }
 

@@ -60,6 +60,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	if m.Reference != nil {
 		fmt.Fprintf(&b, "\nArticle figures: %s (%.0f vCPUs).\n", m.Reference.Source, m.Reference.VCPUs)
 	}
+	writeRepetitions(&b, run)
 	var notes []string
 	for _, t := range run.Targets {
 		switch {
@@ -82,6 +83,41 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeRepetitions adds the spread over repetitions, when the run has any:
+// the table above then holds medians.
+func writeRepetitions(b *strings.Builder, run *Run) {
+	repeated := false
+	for _, t := range run.Targets {
+		repeated = repeated || len(t.Repeats) > 1
+	}
+	if !repeated {
+		return
+	}
+	b.WriteString("\n## Repetitions\n\n")
+	b.WriteString("Each figure in the table above is the median over the target's repetitions (an observed value: the lower middle one for an even count). " +
+		"Below: median, min–max and the 95 % confidence interval of the mean (Student's t); every repetition is in results.json `targets[].repeats` and spread.csv.\n\n")
+	b.WriteString("| target | n | peak req/s | p95 ms @ fixed | CPU % | RSS peak MB |\n|---|--:|--:|--:|--:|--:|\n")
+	for _, t := range run.Targets {
+		if len(t.Repeats) < 2 {
+			continue
+		}
+		cell := func(fig, format string) string {
+			s := t.Spread(fig)
+			if s.N == 0 {
+				return "–"
+			}
+			f := func(v float64) string { return fmt.Sprintf(format, v) }
+			return fmt.Sprintf("%s (%s–%s; CI %s–%s)", f(s.Median), f(s.Min), f(s.Max), f(s.CILo), f(s.CIHi))
+		}
+		peakCell := cell(FigPeakRPS, "%.0f")
+		if n := t.LoaderBoundRepeats(); n > 0 {
+			peakCell += fmt.Sprintf(", loader-bound in %d of %d", n, len(t.Repeats))
+		}
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", t.Name, len(t.Repeats), peakCell,
+			cell(FigP95, "%.2f"), cell(FigCPUPct, "%.0f"), cell(FigRSSPeakMB, "%.0f"))
+	}
 }
 
 func dash(s string) string {

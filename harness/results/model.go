@@ -70,6 +70,9 @@ type Target struct {
 	VCPUs     float64 `json:"vcpus"`
 	Workers   int     `json:"workers"`
 	Pinning   string  `json:"pinning,omitempty"`
+	// ImageSizeMB is the size of the image the container runtime ran (MiB,
+	// as `docker images` counts it); 0 for the local runtime.
+	ImageSizeMB float64 `json:"image_size_mb,omitempty"`
 
 	Verify *verify.Report    `json:"verify,omitempty"`
 	Warmup *peak.Observation `json:"warmup,omitempty"`
@@ -82,6 +85,24 @@ type Target struct {
 	End       time.Time `json:"end"`
 
 	Article *scenario.ReferenceRow `json:"article,omitempty"`
+
+	// Repeats holds every repetition of a run made with -repeat N > 1; the
+	// top-level Fixed and Peak are then its median repetitions (see
+	// SetMedians). Empty for a single measurement, so such a results.json
+	// is what it always was.
+	Repeats []Repeat `json:"repeats,omitempty"`
+}
+
+// Repeat is one repetition of a target's measurement: a fixed-rate run and
+// a peak search against the same running server.
+type Repeat struct {
+	Fixed *Fixed       `json:"fixed,omitempty"`
+	Peak  *peak.Result `json:"peak,omitempty"`
+	// RSSPeakMB is the highest RSS seen during this repetition (the first
+	// one includes the warm-up).
+	RSSPeakMB float64   `json:"rss_peak_mb"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
 }
 
 // Run is results.json.

@@ -29,6 +29,8 @@ type Row struct {
 	LoaderCPU  float64
 	CODiverges bool
 	Reason     string
+	// Repeats is how many repetitions the figures are the median of.
+	Repeats int
 }
 
 // PeakPerVCPU normalises the peak to one vCPU, to set beside published
@@ -53,6 +55,21 @@ func SummaryRow(t Target) Row {
 		r.FixedRPS, r.P50, r.P95, r.P99 = s.Offered, s.Corrected.P50, s.Corrected.P95, s.Corrected.P99
 		r.VegetaP95, r.Success, r.CODiverges = s.Vegeta.P95, s.Success, s.CODiverges
 		r.CPUPct, r.RSSMeanMB, r.LoaderCPU = f.CPUPct, f.Sample.RSSMeanMB, 100*f.LoaderCPU
+	}
+	r.Repeats = len(t.Repetitions())
+	if len(t.Repeats) > 1 {
+		// Each figure is its own median over the repetitions; peak_bound
+		// stays the median peak's (t.Peak, see SetMedians).
+		for _, m := range []struct {
+			fig string
+			v   *float64
+		}{{FigPeakRPS, &r.PeakRPS}, {FigP50, &r.P50}, {FigP95, &r.P95}, {FigP99, &r.P99}, {FigVegetaP95, &r.VegetaP95},
+			{FigSuccess, &r.Success}, {FigCPUPct, &r.CPUPct}, {FigRSSMeanMB, &r.RSSMeanMB}, {FigRSSPeakMB, &r.RSSPeakMB},
+			{FigLoaderCPU, &r.LoaderCPU}} {
+			if s := t.Spread(m.fig); s.N > 0 {
+				*m.v = s.Median
+			}
+		}
 	}
 	return r
 }

@@ -22,6 +22,7 @@ func Write(dir string, run *Run) error {
 		{"results.json", func(b *bytes.Buffer) error { return writeJSON(b, run) }},
 		{"summary.csv", func(b *bytes.Buffer) error { return WriteCSV(b, run) }},
 		{"summary.md", func(b *bytes.Buffer) error { return WriteMarkdown(b, run) }},
+		{"spread.csv", func(b *bytes.Buffer) error { return WriteSpreadCSV(b, run) }},
 	}
 	for _, f := range files {
 		var b bytes.Buffer

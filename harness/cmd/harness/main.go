@@ -31,6 +31,8 @@ commands:
   contract   print the reference bytes of /users/{id} (ids as arguments)
   targets    list the targets and whether this machine can build them
   setup      install the missing Debian toolchain packages of every target (root)
+  report     regenerate summary.md, charts/ and report.md of a run from its results.json
+  compare    compare two runs per target and figure; exit 1 on a significant regression
 `
 
 func main() {
@@ -44,6 +46,8 @@ func main() {
 	switch os.Args[1] {
 	case "bench":
 		err = benchCmd(ctx, os.Args[2:])
+	case "run":
+		err = runCmd(ctx, os.Args[2:])
 	case "verify":
 		err = verifyCmd(ctx, os.Args[2:])
 	case "contract":
@@ -52,6 +56,10 @@ func main() {
 		err = targetsCmd(ctx, os.Args[2:])
 	case "setup":
 		err = setupCmd(ctx, os.Args[2:])
+	case "report":
+		err = reportCmd(os.Args[2:])
+	case "compare":
+		err = compareCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
@@ -74,7 +82,11 @@ func benchCmd(ctx context.Context, args []string) error {
 	rt := fs.String("runtime", "local", "runtime: local")
 	install := fs.Bool("install-missing", false, "install missing Debian toolchain packages (root only)")
 	out := fs.String("results", "", "results directory (default: <root>/results)")
+	repeat := fs.Int("repeat", 1, "measure each target this many times (fixed run + peak search); figures are medians")
 	_ = fs.Parse(args)
+	if *repeat < 1 {
+		return fmt.Errorf("-repeat %d: want at least 1", *repeat)
+	}
 
 	p, err := scenario.LoadProfile(filepath.Join(*root, "scenarios"), *profile)
 	if err != nil {
@@ -107,6 +119,8 @@ func benchCmd(ctx context.Context, args []string) error {
 	switch *rt {
 	case "local":
 		runt = &runtime.Local{InstallMissing: *install, Log: os.Stderr}
+	case "docker":
+		runt = &runtime.Docker{InstallMissing: *install, Log: os.Stderr}
 	default:
 		return fmt.Errorf("unknown runtime %q (have: local)", *rt)
 	}
@@ -116,6 +130,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	run, dir, err := bench.Run(ctx, bench.Options{
 		Targets: sel, Profile: p, Scenario: s, Reference: ref, Runtime: runt, ResultsDir: *out,
 		RunID: time.Now().UTC().Format("20060102-150405") + "-" + p.Name, Command: os.Args, Progress: bench.NewProgress(os.Stderr),
+		Repeat: *repeat,
 	})
 	if dir != "" {
 		if md, rerr := os.ReadFile(filepath.Join(dir, "summary.md")); rerr == nil {

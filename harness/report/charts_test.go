@@ -1,0 +1,157 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/benchharness/harness/harness/results"
+)
+
+func TestChartsHaveTheirSizeInPNGAndSVG(t *testing.T) {
+	for _, fixture := range []string{"repeat3", "single"} {
+		t.Run(fixture, func(t *testing.T) {
+			dir := t.TempDir()
+			charts, err := WriteCharts(loadFixture(t, fixture), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string][2]int{
+				"peak_rps": {BarChartWidth, BarChartHeight}, "p95_ms": {BarChartWidth, BarChartHeight},
+				"rss_peak_mb": {BarChartWidth, BarChartHeight}, "cpu_pct": {BarChartWidth, BarChartHeight},
+				"latency": {LatencyChartWidth, LatencyChartHeight},
+			}
+			if len(charts) != len(want) {
+				t.Fatalf("%d charts, want %d", len(charts), len(want))
+			}
+			for _, c := range charts {
+				size, ok := want[c.Name]
+				if !ok {
+					t.Fatalf("unexpected chart %s", c.Name)
+				}
+				b, err := os.ReadFile(filepath.Join(dir, c.Name+".png"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg, err := png.DecodeConfig(bytes.NewReader(b))
+				if err != nil {
+					t.Fatalf("%s.png: %v", c.Name, err)
+				}
+				if cfg.Width != size[0] || cfg.Height != size[1] {
+					t.Errorf("%s.png is %dx%d px, want %dx%d", c.Name, cfg.Width, cfg.Height, size[0], size[1])
+				}
+				// Plain PNGs of flat bars compress well, but a chart with
+				// text and bars is never tiny.
+				if len(b) < 10_000 {
+					t.Errorf("%s.png is only %d bytes", c.Name, len(b))
+				}
+				svg, err := os.ReadFile(filepath.Join(dir, c.Name+".svg"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				// 100 px at 100 dpi is one inch, 72 pt.
+				dims := fmt.Sprintf(`width="%gpt" height="%gpt"`, float64(size[0])*0.72, float64(size[1])*0.72)
+				if !bytes.Contains(svg, []byte(dims)) || !bytes.HasSuffix(bytes.TrimSpace(svg), []byte("</svg>")) {
+					t.Errorf("%s.svg: want a complete SVG with %s, got %d bytes", c.Name, dims, len(svg))
+				}
+			}
+		})
+	}
+}
+
+var svgText = regexp.MustCompile(`(?s)<text[^>]*>(.*?)</text>`)
+
+// svgTexts is every text of an SVG in drawing order: titles, axis labels,
+// ticks, bar labels and legend entries.
+func svgTexts(svg []byte) string {
+	var lines []string
+	for _, m := range svgText.FindAllSubmatch(svg, -1) {
+		lines = append(lines, html.UnescapeString(string(m[1])))
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// The golden files pin what a reader reads on each chart; regenerate after
+// an intended change with: go test ./harness/report -run Golden -update
+func TestChartTextsMatchGolden(t *testing.T) {
+	dir := t.TempDir()
+	charts, err := WriteCharts(loadFixture(t, "repeat3"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range charts {
+		t.Run(c.Name, func(t *testing.T) {
+			svg, err := os.ReadFile(filepath.Join(dir, c.Name+".svg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := svgTexts(svg)
+			golden := filepath.Join("testdata", "golden", "repeat3-"+c.Name+".txt")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (create with -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("texts of %s.svg differ from %s:\n--- got\n%s--- want\n%s", c.Name, golden, got, want)
+			}
+		})
+	}
+}
+
+func TestChartsMarkLoaderBoundPeaksAndKeepTargetColours(t *testing.T) {
+	run := loadFixture(t, "repeat3")
+	dir := t.TempDir()
+	charts, err := WriteCharts(run, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peakSVG, _ := os.ReadFile(filepath.Join(dir, "peak_rps.svg"))
+	texts := svgTexts(peakSVG)
+	for _, want := range []string{"≥ 46k", "measured, loader-bound: a lower bound (≥)", "skipped",
+		"AMD EPYC 7B13 64-Core Processor, 2 cores · profile quick", "req/s per vCPU (normalised: measured ÷ 0.33, article ÷ 8)"} {
+		if !strings.Contains(texts, want) {
+			t.Errorf("peak chart lacks %q:\n%s", want, texts)
+		}
+	}
+	if strings.Contains(texts, "≥ 26k") {
+		t.Error("chi's target-bound peak is marked as a lower bound")
+	}
+	cols := palette(run)
+	for _, c := range charts {
+		svg, _ := os.ReadFile(filepath.Join(dir, c.Name+".svg"))
+		for _, tg := range run.Targets {
+			if tg.Status != results.StatusOK {
+				continue
+			}
+			col := cols[tg.Name]
+			hex := fmt.Sprintf("#%02X%02X%02X", col.R, col.G, col.B)
+			if !bytes.Contains(svg, []byte("stroke:"+hex)) && !bytes.Contains(svg, []byte("fill:"+hex)) {
+				t.Errorf("%s: %s is not drawn in its colour %s", c.Name, tg.Name, hex)
+			}
+		}
+	}
+}
+
+func TestChartsOfARunWithNothingMeasured(t *testing.T) {
+	run := loadFixture(t, "single")
+	for i := range run.Targets {
+		run.Targets[i].Status, run.Targets[i].Reason = results.StatusFailed, "build failed"
+	}
+	if _, err := WriteCharts(run, t.TempDir()); err != nil {
+		t.Fatalf("charts of a run where every target failed: %v", err)
+	}
+}

@@ -1,0 +1,186 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/benchharness/harness/harness/results"
+)
+
+// Claims is a claims file, scenarios/claims/<name>.yaml: published
+// statements about the targets, each with the rule that decides whether a
+// run bears it out. The format is documented in scenarios/claims/README.md.
+type Claims struct {
+	Name string `yaml:"name"`
+	// Sources are where the claims come from, by id.
+	Sources map[string]Source `yaml:"sources"`
+	// Tolerance is the relative tolerance of a `near` rule that sets none.
+	Tolerance float64 `yaml:"tolerance"`
+	Claims    []Claim `yaml:"claims"`
+}
+
+// Source is a document claims are quoted from.
+type Source struct {
+	Title   string `yaml:"title"`
+	File    string `yaml:"file"`
+	Section string `yaml:"section"`
+}
+
+// Claim is one published statement and its rule. Its subject is exactly one
+// of Target (a figure of one target), Ratio (the figure of one target over
+// another's) or Order (targets from highest to lowest figure).
+type Claim struct {
+	ID     string `yaml:"id"`
+	Source string `yaml:"source"`
+	// Quote is the source's words; Says is the statement the rule checks.
+	Quote string `yaml:"quote"`
+	Says  string `yaml:"says"`
+	// Proxy says what the harness measures when that is not the claim's own
+	// subject (raw compute judged by a JSON API's req/s), so a verdict is
+	// never read as more than it is.
+	Proxy string `yaml:"proxy"`
+	// NotMeasured says why no scenario measures the claim: its verdict is
+	// then "not measured" whatever the run.
+	NotMeasured string `yaml:"not_measured"`
+
+	Figure string   `yaml:"figure"`
+	Target string   `yaml:"target"`
+	Ratio  []string `yaml:"ratio"`
+	Order  []string `yaml:"order"`
+
+	// Near: within ±Tolerance (relative) of this value.
+	Near      *float64 `yaml:"near"`
+	Tolerance float64  `yaml:"tolerance"`
+	// Within: [lo, hi], either side may be ~ (open).
+	Within []*float64 `yaml:"within"`
+	// Gap: for Order, each neighbour's figure over the next one's within
+	// [lo, hi].
+	Gap []*float64 `yaml:"gap"`
+	// VCPUs is the budget a peak_rps claim was measured on; a run on
+	// another budget is then judged per vCPU (both sides divided by their
+	// vCPUs).
+	VCPUs float64 `yaml:"vcpus"`
+}
+
+// claimFigures are the figures a claim may be about.
+var claimFigures = []string{results.FigPeakRPS, results.FigP50, results.FigP95, results.FigP99, results.FigCPUPct,
+	results.FigRSSMeanMB, results.FigRSSPeakMB}
+
+// LoadClaims reads and checks a claims file.
+func LoadClaims(path string) (*Claims, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read claims: %w", err)
+	}
+	c, err := ParseClaims(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseClaims decodes a claims file, refusing unknown keys, so a typo in a
+// rule fails loudly instead of silently judging nothing.
+func ParseClaims(r io.Reader) (*Claims, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var c Claims
+	if err := dec.Decode(&c); err != nil {
+		return nil, err
+	}
+	if c.Tolerance == 0 {
+		c.Tolerance = 0.3
+	}
+	return &c, c.validate()
+}
+
+func (c *Claims) validate() error {
+	seen := map[string]bool{}
+	var errs []error
+	for i := range c.Claims {
+		cl := &c.Claims[i]
+		if cl.ID == "" {
+			errs = append(errs, fmt.Errorf("claims[%d]: id must be set", i))
+			continue
+		}
+		if seen[cl.ID] {
+			errs = append(errs, fmt.Errorf("claim %s: duplicate id", cl.ID))
+		}
+		seen[cl.ID] = true
+		if err := cl.validate(c); err != nil {
+			errs = append(errs, fmt.Errorf("claim %s: %w", cl.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (cl *Claim) validate(c *Claims) error {
+	if _, ok := c.Sources[cl.Source]; !ok {
+		return fmt.Errorf("source %q is not in sources", cl.Source)
+	}
+	if cl.Says == "" {
+		return errors.New("says must state the claim")
+	}
+	if cl.NotMeasured != "" {
+		return nil
+	}
+	if !slices.Contains(claimFigures, cl.Figure) {
+		return fmt.Errorf("figure %q: want one of %v", cl.Figure, claimFigures)
+	}
+	if cl.VCPUs < 0 || cl.VCPUs > 0 && cl.Figure != results.FigPeakRPS {
+		return errors.New("vcpus applies to peak_rps only (p95 and CPU % are measured at the same load per vCPU; memory is not normalised)")
+	}
+	subjects := 0
+	for _, set := range []bool{cl.Target != "", len(cl.Ratio) > 0, len(cl.Order) > 0} {
+		if set {
+			subjects++
+		}
+	}
+	if subjects != 1 {
+		return errors.New("set exactly one of target, ratio, order")
+	}
+	switch {
+	case len(cl.Ratio) > 0 && len(cl.Ratio) != 2:
+		return errors.New("ratio needs [numerator, denominator]")
+	case len(cl.Order) == 1:
+		return errors.New("order needs at least two targets")
+	}
+	if len(cl.Order) > 0 {
+		if cl.Near != nil || cl.Within != nil {
+			return errors.New("order takes gap, not near or within")
+		}
+		if cl.Gap != nil {
+			return checkRange("gap", cl.Gap)
+		}
+		return nil
+	}
+	if cl.Gap != nil {
+		return errors.New("gap applies to order only")
+	}
+	if (cl.Near != nil) == (cl.Within != nil) {
+		return errors.New("set exactly one of near, within")
+	}
+	if cl.Within != nil {
+		return checkRange("within", cl.Within)
+	}
+	if cl.Tolerance < 0 || cl.Tolerance >= 1 {
+		return fmt.Errorf("tolerance %g: want a fraction in [0, 1)", cl.Tolerance)
+	}
+	return nil
+}
+
+func checkRange(name string, r []*float64) error {
+	if len(r) != 2 || r[0] == nil && r[1] == nil {
+		return fmt.Errorf("%s needs [lo, hi] with at least one side set (~ leaves a side open)", name)
+	}
+	if r[0] != nil && r[1] != nil && *r[0] > *r[1] {
+		return fmt.Errorf("%s [%g, %g]: lo > hi", name, *r[0], *r[1])
+	}
+	return nil
+}

@@ -1,0 +1,361 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/benchharness/harness/harness/results"
+)
+
+// The verdicts a claim can get.
+const (
+	Holds       = "holds"
+	DoesNotHold = "does not hold"
+	// NotMeasured: the target was not measured, the claim is about
+	// something no scenario measures, or the figure cannot decide it (a
+	// lower bound below an upper limit).
+	NotMeasured = "not measured"
+)
+
+// Verdict is a claim judged against one run.
+type Verdict struct {
+	Claim *Claim
+	// Verdict is Holds, DoesNotHold or NotMeasured.
+	Verdict string
+	// Measured is the figure(s) the verdict rests on, in words.
+	Measured string
+	// Spread is their spread over repetitions, or "single run".
+	Spread string
+	// Rule is the rule applied, with its numbers.
+	Rule  string
+	Notes []string
+}
+
+// interval is what a measurement says of a figure: it lies in [lo, hi].
+// A real measurement is a point; a loader-bound peak is [value, +Inf).
+type interval struct{ lo, hi float64 }
+
+// outcome of a rule on an interval: decided either way, or undecidable.
+type outcome int
+
+const (
+	yes outcome = iota
+	unknown
+	no
+)
+
+func (iv interval) in(lo, hi float64) outcome {
+	switch {
+	case iv.lo >= lo && iv.hi <= hi:
+		return yes
+	case iv.hi < lo || iv.lo > hi:
+		return no
+	}
+	return unknown
+}
+
+// above says whether a is greater than b.
+func (iv interval) above(b interval) outcome {
+	switch {
+	case iv.lo > b.hi:
+		return yes
+	case iv.hi <= b.lo:
+		return no
+	}
+	return unknown
+}
+
+func ratio(a, b interval) interval {
+	iv := interval{a.lo / b.hi, math.Inf(1)}
+	if b.lo > 0 {
+		iv.hi = a.hi / b.lo
+	}
+	return iv
+}
+
+// worst combines outcomes: one no decides, then one unknown.
+func worst(os ...outcome) outcome {
+	w := yes
+	for _, o := range os {
+		w = max(w, o)
+	}
+	return w
+}
+
+// Judge gives every claim its verdict against run.
+func Judge(run *results.Run, c *Claims) []Verdict {
+	out := make([]Verdict, 0, len(c.Claims))
+	for i := range c.Claims {
+		out = append(out, judge(run, c, &c.Claims[i]))
+	}
+	return out
+}
+
+func judge(run *results.Run, c *Claims, cl *Claim) Verdict {
+	v := Verdict{Claim: cl, Measured: "–", Spread: "–"}
+	if cl.Proxy != "" {
+		v.Notes = append(v.Notes, "measured by proxy: "+cl.Proxy)
+	}
+	switch {
+	case cl.NotMeasured != "":
+		v.Verdict, v.Rule = NotMeasured, "none: "+cl.NotMeasured
+		return v
+	case cl.Target != "":
+		judgeValue(run, c, cl, &v)
+	case len(cl.Ratio) == 2:
+		judgeRatio(run, c, cl, &v)
+	default:
+		judgeOrder(run, cl, &v)
+	}
+	return v
+}
+
+// bounds is a near/within rule as [lo, hi] divided by div, and its text.
+func bounds(c *Claims, cl *Claim, div float64, unit string) (float64, float64, string) {
+	if cl.Near != nil {
+		tol := cl.Tolerance
+		if tol == 0 {
+			tol = c.Tolerance
+		}
+		n := *cl.Near / div
+		lo, hi := n*(1-tol), n*(1+tol)
+		return lo, hi, fmt.Sprintf("within ±%.0f%% of %s%s: [%s, %s]", 100*tol, fmtNum(n), unit, fmtNum(lo), fmtNum(hi))
+	}
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if cl.Within[0] != nil {
+		lo = *cl.Within[0] / div
+	}
+	if cl.Within[1] != nil {
+		hi = *cl.Within[1] / div
+	}
+	switch {
+	case math.IsInf(hi, 1):
+		return lo, hi, fmt.Sprintf("at least %s%s", fmtNum(lo), unit)
+	case math.IsInf(lo, -1):
+		return lo, hi, fmt.Sprintf("at most %s%s", fmtNum(hi), unit)
+	}
+	return lo, hi, fmt.Sprintf("in [%s, %s]%s", fmtNum(lo), fmtNum(hi), unit)
+}
+
+func figureLabel(fig string) (label, unit string) {
+	switch fig {
+	case results.FigPeakRPS:
+		return "peak", " req/s"
+	case results.FigP50, results.FigP95, results.FigP99:
+		return strings.TrimSuffix(fig, "_ms") + " at the fixed rate", " ms"
+	case results.FigCPUPct:
+		return "CPU at the fixed rate", "% of the budget"
+	case results.FigRSSMeanMB:
+		return "RSS mean at the fixed rate", " MB"
+	case results.FigRSSPeakMB:
+		return "RSS peak under load", " MB"
+	}
+	return fig, ""
+}
+
+func (v *Verdict) decide(o outcome, undecided string) {
+	switch o {
+	case yes:
+		v.Verdict = Holds
+	case no:
+		v.Verdict = DoesNotHold
+	default:
+		v.Verdict = NotMeasured
+		v.Notes = append(v.Notes, "inconclusive: "+undecided)
+	}
+}
+
+// boundNotes says when a verdict rests on a lower bound or a figure whose
+// repetitions disagree with the verdict.
+func (v *Verdict) boundNotes(ms ...Measured) {
+	for _, m := range ms {
+		switch {
+		case m.LowerBound:
+			v.Notes = append(v.Notes, fmt.Sprintf("%s's peak is loader-bound: a lower bound, which can confirm an \"at least\" claim or refute an \"at most\" one, nothing else", m.Target))
+		case m.LoaderBoundReps > 0:
+			v.Notes = append(v.Notes, fmt.Sprintf("%s's peak was loader-bound in %d of %d repetitions", m.Target, m.LoaderBoundReps, m.Spread.N))
+		}
+	}
+}
+
+func (v *Verdict) marginal(point, spread outcome, rangeText string) {
+	if point != spread && v.Verdict != NotMeasured {
+		v.Notes = append(v.Notes, fmt.Sprintf("marginal: the repetitions' range %s reaches across the rule's bound", rangeText))
+	}
+}
+
+func spreadText(m Measured, unit string) string {
+	if m.Spread.N < 2 {
+		return "single run"
+	}
+	s := m.Spread
+	return fmt.Sprintf("median of %d; min–max %s–%s%s; 95%% CI %s–%s", s.N, fmtNum(s.Min), fmtNum(s.Max), unit, fmtNum(s.CILo), fmtNum(s.CIHi))
+}
+
+func judgeValue(run *results.Run, c *Claims, cl *Claim, v *Verdict) {
+	label, unit := figureLabel(cl.Figure)
+	scale, div := 1.0, 1.0
+	t := findTarget(run, cl.Target)
+	if cl.VCPUs > 0 && t != nil && t.VCPUs > 0 && t.VCPUs != cl.VCPUs {
+		// Throughput scales with the budget; per vCPU both sides meet.
+		scale, div = 1/t.VCPUs, cl.VCPUs
+		unit = " req/s per vCPU"
+	}
+	lo, hi, rule := bounds(c, cl, div, unit)
+	v.Rule = fmt.Sprintf("%s's %s %s", cl.Target, label, rule)
+	if div != 1 {
+		v.Rule += fmt.Sprintf(" (per vCPU: the claim's figure ÷ %s vCPUs, the measured ÷ %s)", fmtNum(cl.VCPUs), fmtNum(t.VCPUs))
+	}
+	m := measure(run, cl.Target, cl.Figure, scale)
+	if !m.OK {
+		v.Verdict = NotMeasured
+		v.Notes = append(v.Notes, m.Why)
+		return
+	}
+	ge := ""
+	if m.LowerBound {
+		ge = "≥ "
+	}
+	v.Measured = fmt.Sprintf("%s%s%s", ge, fmtNum(m.Value), unit)
+	v.Spread = spreadText(m, unit)
+	point := m.interval().in(lo, hi)
+	v.decide(point, "the measured figure is a lower bound and the rule has an upper limit")
+	v.boundNotes(m)
+	if m.Spread.N > 1 {
+		v.marginal(point, m.spreadInterval().in(lo, hi), fmt.Sprintf("%s–%s%s", fmtNum(m.Spread.Min), fmtNum(m.Spread.Max), unit))
+	}
+}
+
+func judgeRatio(run *results.Run, c *Claims, cl *Claim, v *Verdict) {
+	num, den := cl.Ratio[0], cl.Ratio[1]
+	label, unit := figureLabel(cl.Figure)
+	sn, sd := 1.0, 1.0
+	per := ""
+	if cl.Figure == results.FigPeakRPS {
+		// Per vCPU, so targets measured on different budgets compare; on
+		// one budget the ratio is the same.
+		sn, sd, per, unit = perVCPU(run, num), perVCPU(run, den), " per vCPU", " req/s per vCPU"
+	}
+	lo, hi, rule := bounds(c, cl, 1, "×")
+	v.Rule = fmt.Sprintf("%s/%s of %s%s %s", num, den, label, per, rule)
+	a, b := measure(run, num, cl.Figure, sn), measure(run, den, cl.Figure, sd)
+	for _, m := range []Measured{a, b} {
+		if !m.OK {
+			v.Verdict = NotMeasured
+			v.Notes = append(v.Notes, m.Why)
+		}
+	}
+	if v.Verdict != "" {
+		return
+	}
+	r := ratio(a.interval(), b.interval())
+	ge := ""
+	if math.IsInf(r.hi, 1) {
+		ge = "≥ "
+	} else if r.lo == 0 {
+		ge = "≤ "
+	}
+	v.Measured = fmt.Sprintf("%s/%s = %s%s× (%s / %s%s)", num, den, ge, fmtNum(a.Value/b.Value), fmtNum(a.Value), fmtNum(b.Value), unit)
+	point := r.in(lo, hi)
+	v.decide(point, "a loader-bound peak leaves the ratio open on one side")
+	v.boundNotes(a, b)
+	if a.Spread.N > 1 || b.Spread.N > 1 {
+		sr := ratio(a.spreadInterval(), b.spreadInterval())
+		rng := fmt.Sprintf("%s–%s×", fmtNum(a.Spread.Min/b.Spread.Max), fmtNum(a.Spread.Max/b.Spread.Min))
+		v.Spread = "ratio over the repetitions' min–max: " + rng
+		v.marginal(point, sr.in(lo, hi), rng)
+	} else {
+		v.Spread = "single run"
+	}
+}
+
+func judgeOrder(run *results.Run, cl *Claim, v *Verdict) {
+	label, unit := figureLabel(cl.Figure)
+	var ms []Measured
+	var missing []string
+	for _, name := range cl.Order {
+		scale := 1.0
+		if cl.Figure == results.FigPeakRPS {
+			scale = perVCPU(run, name)
+		}
+		m := measure(run, name, cl.Figure, scale)
+		if !m.OK {
+			missing = append(missing, m.Why)
+			continue
+		}
+		ms = append(ms, m)
+	}
+	if cl.Figure == results.FigPeakRPS {
+		unit = " req/s per vCPU"
+	}
+	v.Rule = fmt.Sprintf("%s: %s, each above the next", label, strings.Join(cl.Order, " > "))
+	glo, ghi := math.Inf(-1), math.Inf(1)
+	if cl.Gap != nil {
+		if cl.Gap[0] != nil {
+			glo = *cl.Gap[0]
+		}
+		if cl.Gap[1] != nil {
+			ghi = *cl.Gap[1]
+		}
+		v.Rule += fmt.Sprintf(", and each over the next in [%s, %s]×", fmtNum(glo), fmtNum(ghi))
+	}
+	if len(ms) < 2 {
+		v.Verdict = NotMeasured
+		v.Notes = append(v.Notes, missing...)
+		return
+	}
+	judgeChain := func(iv func(Measured) interval) (outcome, string) {
+		var os []outcome
+		var b strings.Builder
+		for i, m := range ms {
+			if i > 0 {
+				o := iv(ms[i-1]).above(iv(m))
+				if cl.Gap != nil {
+					o = worst(o, ratio(iv(ms[i-1]), iv(m)).in(glo, ghi))
+				}
+				os = append(os, o)
+				b.WriteString(map[outcome]string{yes: " > ", no: " ≯ ", unknown: " ?> "}[iv(ms[i-1]).above(iv(m))])
+			}
+			b.WriteString(m.Target + " ")
+			if m.LowerBound {
+				b.WriteString("≥")
+			}
+			b.WriteString(fmtNum(m.Value))
+		}
+		return worst(os...), b.String()
+	}
+	point, text := judgeChain(Measured.interval)
+	v.Measured = text + unit
+	if cl.Gap != nil {
+		var gaps []string
+		for i := 1; i < len(ms); i++ {
+			gaps = append(gaps, fmt.Sprintf("%s/%s %s×", ms[i-1].Target, ms[i].Target, fmtNum(ms[i-1].Value/ms[i].Value)))
+		}
+		v.Measured += "; gaps " + strings.Join(gaps, ", ")
+	}
+	var spreads []string
+	repeated := false
+	for _, m := range ms {
+		repeated = repeated || m.Spread.N > 1
+		spreads = append(spreads, fmt.Sprintf("%s %s–%s", m.Target, fmtNum(m.Spread.Min), fmtNum(m.Spread.Max)))
+	}
+	v.Spread = "single run"
+	if repeated {
+		v.Spread = "min–max: " + strings.Join(spreads, ", ")
+	}
+	if len(missing) > 0 && point != no {
+		// An order among the measured targets cannot vouch for the
+		// unmeasured ones; a broken one is broken whatever they do.
+		v.Verdict = NotMeasured
+		v.Notes = append(v.Notes, "judged among the measured targets only: "+map[outcome]string{yes: "holds there", unknown: "undecided there"}[point])
+		v.Notes = append(v.Notes, missing...)
+	} else {
+		v.decide(point, "a loader-bound peak leaves an order or a gap open")
+	}
+	v.boundNotes(ms...)
+	if repeated {
+		so, _ := judgeChain(Measured.spreadInterval)
+		v.marginal(point, so, "of "+strings.Join(spreads, ", "))
+	}
+}

@@ -1,0 +1,234 @@
+package report
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/peak"
+	"github.com/benchharness/harness/harness/results"
+	"github.com/benchharness/harness/harness/scenario"
+)
+
+// tgt builds a measured target: figs holds each figure's value per
+// repetition (one value: a single run); bound is every repetition's
+// peak_bound unless bounds says otherwise.
+func tgt(name string, vcpus float64, bound string, figs map[string][]float64, bounds ...string) results.Target {
+	t := results.Target{Name: name, Status: results.StatusOK, VCPUs: vcpus, Runtime: "local"}
+	n := 0
+	for _, vs := range figs {
+		n = max(n, len(vs))
+	}
+	at := func(fig string, i int) float64 {
+		vs := figs[fig]
+		if len(vs) == 0 {
+			return 0
+		}
+		return vs[min(i, len(vs)-1)]
+	}
+	for i := range n {
+		b := bound
+		if i < len(bounds) {
+			b = bounds[i]
+		}
+		f := &results.Fixed{Observation: peak.Observation{Step: load.Step{Offered: 1250 * vcpus, Success: 1,
+			Corrected: load.Latency{P50: at(results.FigP50, i), P95: at(results.FigP95, i), P99: at(results.FigP99, i)}}}, CPUPct: at(results.FigCPUPct, i)}
+		f.Sample.RSSMeanMB = at(results.FigRSSMeanMB, i)
+		t.Repeats = append(t.Repeats, results.Repeat{Fixed: f, Peak: &peak.Result{Peak: at(results.FigPeakRPS, i), Bound: b},
+			RSSPeakMB: at(results.FigRSSPeakMB, i)})
+		t.RSSPeakMB = max(t.RSSPeakMB, at(results.FigRSSPeakMB, i))
+	}
+	if n == 1 {
+		t.Fixed, t.Peak, t.Repeats = t.Repeats[0].Fixed, t.Repeats[0].Peak, nil
+	} else {
+		t.SetMedians()
+	}
+	return t
+}
+
+func skipped(name string) results.Target {
+	return results.Target{Name: name, Status: results.StatusSkipped, Reason: "toolchain missing"}
+}
+
+func runOf(vcpus float64, ts ...results.Target) *results.Run {
+	return &results.Run{Manifest: &results.Manifest{RunID: "t", VCPUs: vcpus, Profile: &scenario.Profile{Name: "quick", FixedRatePerVCPU: 1250}},
+		Targets: ts}
+}
+
+func peaks(vs ...float64) map[string][]float64 { return map[string][]float64{results.FigPeakRPS: vs} }
+
+const claimsHead = `name: test
+tolerance: 0.3
+sources: {a: {title: "source A"}}
+claims:
+`
+
+func TestVerdicts(t *testing.T) {
+	third := 1.0 / 3
+	cases := []struct {
+		name  string
+		claim string
+		run   *results.Run
+		want  string
+		// note, if set, must be in one of the verdict's notes.
+		note string
+	}{
+		// A figure near the article's, per vCPU when the budgets differ.
+		{"near per vCPU holds", `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000, vcpus: 8}`,
+			runOf(third, tgt("chi", third, "target", peaks(1600))), Holds, ""}, // 4800/vCPU vs 4750
+		{"near per vCPU does not hold", `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000, vcpus: 8}`,
+			runOf(third, tgt("chi", third, "target", peaks(9000))), DoesNotHold, ""},
+		{"same budget: no normalisation", `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000, vcpus: 8}`,
+			runOf(8, tgt("chi", 8, "target", peaks(36000))), Holds, ""},
+		{"p95 within tolerance", `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, tolerance: 0.1}`,
+			runOf(1, tgt("chi", 1, "target", map[string][]float64{results.FigP95: {9.5}})), Holds, ""},
+		{"p95 outside tolerance", `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, tolerance: 0.1}`,
+			runOf(1, tgt("chi", 1, "target", map[string][]float64{results.FigP95: {10.5}})), DoesNotHold, ""},
+		{"at most holds", `{id: c, source: a, says: s, figure: p99_ms, target: erlang, within: [~, 10]}`,
+			runOf(1, tgt("erlang", 1, "target", map[string][]float64{results.FigP99: {3}})), Holds, ""},
+		{"range does not hold", `{id: c, source: a, says: s, figure: rss_mean_mb, target: erlang, within: [20, 30]}`,
+			runOf(1, tgt("erlang", 1, "target", map[string][]float64{results.FigRSSMeanMB: {58}})), DoesNotHold, ""},
+
+		// Not measured: a skipped or absent target, or a claim no scenario measures.
+		{"skipped target", `{id: c, source: a, says: s, figure: p95_ms, target: phoenix, near: 7}`,
+			runOf(1, skipped("phoenix")), NotMeasured, "toolchain missing"},
+		{"target not in the run", `{id: c, source: a, says: s, figure: p95_ms, target: phoenix, near: 7}`,
+			runOf(1, tgt("chi", 1, "target", peaks(100))), NotMeasured, "not in this run"},
+		{"claim about something unmeasured", `{id: c, source: a, says: s, not_measured: "no database"}`,
+			runOf(1, tgt("chi", 1, "target", peaks(100))), NotMeasured, ""},
+
+		// A loader-bound peak is a lower bound.
+		{"lower bound confirms at least", `{id: c, source: a, says: s, figure: peak_rps, target: chi, within: [50000, ~], vcpus: 8}`,
+			runOf(1, tgt("chi", 1, "loader", peaks(7000))), Holds, "loader-bound"},
+		{"lower bound cannot confirm a range", `{id: c, source: a, says: s, figure: peak_rps, target: axum, near: 89000, vcpus: 8}`,
+			runOf(1, tgt("axum", 1, "loader", peaks(10000))), NotMeasured, "inconclusive"},
+		{"lower bound above a range refutes it", `{id: c, source: a, says: s, figure: peak_rps, target: axum, near: 89000, vcpus: 8}`,
+			runOf(1, tgt("axum", 1, "loader", peaks(20000))), DoesNotHold, "loader-bound"},
+
+		// Ratios.
+		{"ratio in range", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], within: [1.5, 3]}`,
+			runOf(1, tgt("axum", 1, "target", peaks(20000)), tgt("chi", 1, "target", peaks(10000))), Holds, ""},
+		{"ratio below range", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], within: [1.5, 3]}`,
+			runOf(1, tgt("axum", 1, "target", peaks(12000)), tgt("chi", 1, "target", peaks(10000))), DoesNotHold, ""},
+		{"ratio near", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, fastify], near: 6.357}`,
+			runOf(1, tgt("axum", 1, "target", peaks(60000)), tgt("fastify", 1, "target", peaks(10000))), Holds, ""},
+		{"ratio with a loader-bound numerator already above", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], within: [1.5, 3]}`,
+			runOf(1, tgt("axum", 1, "loader", peaks(40000)), tgt("chi", 1, "target", peaks(10000))), DoesNotHold, ""},
+		{"ratio with a loader-bound numerator inside", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], within: [1.5, 3]}`,
+			runOf(1, tgt("axum", 1, "loader", peaks(20000)), tgt("chi", 1, "target", peaks(10000))), NotMeasured, "inconclusive"},
+		{"ratio with a loader-bound denominator below", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], within: [1.5, 3]}`,
+			runOf(1, tgt("axum", 1, "target", peaks(12000)), tgt("chi", 1, "loader", peaks(10000))), DoesNotHold, ""},
+		{"ratio with a skipped side", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, phoenix], within: [5, 20]}`,
+			runOf(1, tgt("axum", 1, "target", peaks(12000)), skipped("phoenix")), NotMeasured, "phoenix skipped"},
+		{"ratio on different budgets is per vCPU", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], within: [1.5, 3]}`,
+			runOf(1, tgt("axum", 2, "target", peaks(40000)), tgt("chi", 1, "target", peaks(10000))), Holds, ""},
+
+		// Orderings.
+		{"order holds", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, phoenix, chi, fastify]}`,
+			runOf(1, tgt("fastify", 1, "target", peaks(1)), tgt("chi", 1, "target", peaks(2)), tgt("phoenix", 1, "target", peaks(3)), tgt("axum", 1, "target", peaks(4))),
+			Holds, ""},
+		{"order broken", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, phoenix, chi, fastify]}`,
+			runOf(1, tgt("fastify", 1, "target", peaks(1)), tgt("chi", 1, "target", peaks(3)), tgt("phoenix", 1, "target", peaks(2)), tgt("axum", 1, "target", peaks(4))),
+			DoesNotHold, ""},
+		{"order holds among the measured, one skipped", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, phoenix, chi, fastify]}`,
+			runOf(1, tgt("fastify", 1, "target", peaks(1)), tgt("chi", 1, "target", peaks(2)), skipped("phoenix"), tgt("axum", 1, "target", peaks(4))),
+			NotMeasured, "holds there"},
+		{"order broken among the measured, one skipped", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, phoenix, chi, fastify]}`,
+			runOf(1, tgt("fastify", 1, "target", peaks(3)), tgt("chi", 1, "target", peaks(2)), skipped("phoenix"), tgt("axum", 1, "target", peaks(4))),
+			DoesNotHold, ""},
+		{"order with a loader-bound top holds", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, chi]}`,
+			runOf(1, tgt("chi", 1, "target", peaks(2)), tgt("axum", 1, "loader", peaks(4))), Holds, ""},
+		{"order with a loader-bound bottom is undecided", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, chi]}`,
+			runOf(1, tgt("chi", 1, "loader", peaks(2)), tgt("axum", 1, "target", peaks(4))), NotMeasured, "inconclusive"},
+		{"order with gaps in range", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, chi, fastify], gap: [2, 5]}`,
+			runOf(1, tgt("fastify", 1, "target", peaks(1)), tgt("chi", 1, "target", peaks(3)), tgt("axum", 1, "target", peaks(9))), Holds, ""},
+		{"order with a gap too small", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, chi, fastify], gap: [2, 5]}`,
+			runOf(1, tgt("fastify", 1, "target", peaks(1)), tgt("chi", 1, "target", peaks(3)), tgt("axum", 1, "target", peaks(4))), DoesNotHold, ""},
+
+		// Repetitions: the median decides, a spread across a bound is called marginal.
+		{"median holds, spread crosses the bound", `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [~, 10]}`,
+			runOf(1, tgt("chi", 1, "target", map[string][]float64{results.FigP95: {8, 9, 12}})), Holds, "marginal"},
+		{"median fails with a tight spread", `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [~, 10]}`,
+			runOf(1, tgt("chi", 1, "target", map[string][]float64{results.FigP95: {11, 12, 12.5}})), DoesNotHold, ""},
+		{"one loader-bound repetition is reported", `{id: c, source: a, says: s, figure: peak_rps, target: chi, within: [1000, ~]}`,
+			runOf(1, tgt("chi", 1, "target", peaks(5000, 5100, 5200), "loader")), Holds, "loader-bound in 1 of 3"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseClaims(strings.NewReader(claimsHead + "  - " + tc.claim + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := Judge(tc.run, c)[0]
+			if v.Verdict != tc.want {
+				t.Errorf("verdict %q, want %q\nmeasured %s; rule %s; notes %v", v.Verdict, tc.want, v.Measured, v.Rule, v.Notes)
+			}
+			if tc.note != "" && !strings.Contains(strings.Join(v.Notes, "; "), tc.note) {
+				t.Errorf("notes %v lack %q", v.Notes, tc.note)
+			}
+			if v.Rule == "" {
+				t.Error("no rule stated")
+			}
+		})
+	}
+}
+
+func TestClaimsFileRejectsBadRules(t *testing.T) {
+	cases := map[string]string{
+		"unknown key":       `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, toleranse: 0.1}`,
+		"unknown source":    `{id: c, source: b, says: s, figure: p95_ms, target: chi, near: 9}`,
+		"unknown figure":    `{id: c, source: a, says: s, figure: p95, target: chi, near: 9}`,
+		"two subjects":      `{id: c, source: a, says: s, figure: p95_ms, target: chi, ratio: [a, b], near: 9}`,
+		"no rule":           `{id: c, source: a, says: s, figure: p95_ms, target: chi}`,
+		"two rules":         `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, within: [1, 2]}`,
+		"open range":        `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [~, ~]}`,
+		"inverted range":    `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [3, 2]}`,
+		"vcpus on latency":  `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, vcpus: 8}`,
+		"gap without order": `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 9, gap: [2, 5]}`,
+		"one-target order":  `{id: c, source: a, says: s, figure: peak_rps, order: [chi]}`,
+		"no statement":      `{id: c, source: a, figure: p95_ms, target: chi, near: 9}`,
+	}
+	for name, claim := range cases {
+		if _, err := ParseClaims(strings.NewReader(claimsHead + "  - " + claim + "\n")); err == nil {
+			t.Errorf("%s: accepted %s", name, claim)
+		}
+	}
+}
+
+// The shipped claims file judged against a fixture run: each claim gets a
+// verdict, and the ones the fixture decides get the right one.
+func TestArticleClaimsOnAFixtureRun(t *testing.T) {
+	c, err := LoadClaims(filepath.Join("..", "..", "scenarios", "claims", "article.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdicts := Judge(loadFixture(t, "repeat3"), c)
+	got := map[string]Verdict{}
+	for _, v := range verdicts {
+		got[v.Claim.ID] = v
+	}
+	for id, want := range map[string]string{
+		"peak-ratio-chi-fastify": Holds,       // 2.08× in ±30 % of 2.71×
+		"axum-peak":              DoesNotHold, // ≥ 46K/vCPU, above 11.1K ± 30 % even as a lower bound
+		"rust-beats-go":          NotMeasured, // axum loader-bound: ≥ 1.77× cannot confirm ≤ 3×
+		"rust-beats-elixir":      NotMeasured, // phoenix skipped
+		"database-dominates":     NotMeasured, // no scenario has a database
+		"erlang-p99":             Holds,
+		"go-rps":                 Holds, // 26K/vCPU ≥ 6.25K
+		"chi-p95":                DoesNotHold,
+		"go-vs-erlang-compute":   DoesNotHold, // 1.53×
+	} {
+		v, ok := got[id]
+		if !ok {
+			t.Errorf("no verdict for %s", id)
+			continue
+		}
+		if v.Verdict != want {
+			t.Errorf("%s: %q, want %q (measured %s; notes %v)", id, v.Verdict, want, v.Measured, v.Notes)
+		}
+	}
+	if rb := got["rust-beats-go"]; !strings.Contains(strings.Join(rb.Notes, ";"), "not raw compute") {
+		t.Errorf("rust-beats-go does not say what it measured: %v", rb.Notes)
+	}
+}

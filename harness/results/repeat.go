@@ -1,0 +1,218 @@
+package results
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/benchharness/harness/harness/peak"
+)
+
+// Figure names, spelled as summary.csv's columns, so reports, claims and
+// comparisons name a figure the way the published files do.
+const (
+	FigPeakRPS   = "peak_rps"
+	FigP50       = "p50_ms"
+	FigP95       = "p95_ms"
+	FigP99       = "p99_ms"
+	FigSuccess   = "success"
+	FigCPUPct    = "cpu_pct"
+	FigRSSMeanMB = "rss_mean_mb"
+	FigRSSPeakMB = "rss_peak_mb"
+	FigVegetaP95 = "vegeta_p95_ms"
+	FigLoaderCPU = "loader_cpu_pct"
+)
+
+// SpreadFigures are the figures whose spread over repetitions is reported
+// (summary.md, spread.csv): the four the article publishes.
+var SpreadFigures = []string{FigPeakRPS, FigP95, FigCPUPct, FigRSSPeakMB}
+
+// figureOf reads one figure of one repetition; false when that repetition
+// did not measure it (a failed step, a skipped target).
+func figureOf(r Repeat, name string) (float64, bool) {
+	if name == FigPeakRPS {
+		if r.Peak == nil {
+			return 0, false
+		}
+		return r.Peak.Peak, true
+	}
+	if name == FigRSSPeakMB {
+		return r.RSSPeakMB, r.RSSPeakMB > 0
+	}
+	f := r.Fixed
+	if f == nil {
+		return 0, false
+	}
+	s := f.Step
+	switch name {
+	case FigP50:
+		return s.Corrected.P50, true
+	case FigP95:
+		return s.Corrected.P95, true
+	case FigP99:
+		return s.Corrected.P99, true
+	case FigSuccess:
+		return s.Success, true
+	case FigCPUPct:
+		return f.CPUPct, true
+	case FigRSSMeanMB:
+		return f.Sample.RSSMeanMB, true
+	case FigVegetaP95:
+		return s.Vegeta.P95, true
+	case FigLoaderCPU:
+		return 100 * f.LoaderCPU, true
+	}
+	return 0, false
+}
+
+// Repetitions returns the target's measurements: its repeats, or for a run
+// made without -repeat its top-level record as the only repetition, so
+// readers handle both kinds of results.json the same way.
+func (t Target) Repetitions() []Repeat {
+	if len(t.Repeats) > 0 {
+		return t.Repeats
+	}
+	if t.Fixed == nil && t.Peak == nil {
+		return nil
+	}
+	return []Repeat{{Fixed: t.Fixed, Peak: t.Peak, RSSPeakMB: t.RSSPeakMB, Start: t.Start, End: t.End}}
+}
+
+// Values returns a figure's value in every repetition that measured it.
+func (t Target) Values(name string) []float64 {
+	var out []float64
+	for _, r := range t.Repetitions() {
+		if v, ok := figureOf(r, name); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Spread summarises one figure over repetitions. The median is an observed
+// value (the lower middle one for an even count), so the median figure is
+// always one a repetition really measured. The confidence interval is the
+// mean's, from Student's t: with 3 to 5 repetitions a distribution-free
+// interval for the median does not exist at 95 %.
+type Spread struct {
+	N      int     `json:"n"`
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Mean   float64 `json:"mean"`
+	StdDev float64 `json:"stddev"`
+	// CILo and CIHi bound the 95 % confidence interval of the mean; both are
+	// the single value when N < 2.
+	CILo float64 `json:"ci95_lo"`
+	CIHi float64 `json:"ci95_hi"`
+}
+
+// NewSpread computes the spread of xs (gonum/stat); the zero Spread when xs
+// is empty.
+func NewSpread(xs []float64) Spread {
+	if len(xs) == 0 {
+		return Spread{}
+	}
+	sorted := slices.Clone(xs)
+	slices.Sort(sorted)
+	s := Spread{N: len(xs), Median: stat.Quantile(0.5, stat.Empirical, sorted, nil), Min: sorted[0], Max: sorted[len(sorted)-1]}
+	if s.N < 2 {
+		s.Mean, s.CILo, s.CIHi = sorted[0], sorted[0], sorted[0]
+		return s
+	}
+	s.Mean, s.StdDev = stat.MeanStdDev(xs, nil)
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(s.N - 1)}.Quantile(0.975)
+	half := t * stat.StdErr(s.StdDev, float64(s.N))
+	s.CILo, s.CIHi = s.Mean-half, s.Mean+half
+	return s
+}
+
+// Spread is the spread of one figure over the target's repetitions.
+func (t Target) Spread(name string) Spread { return NewSpread(t.Values(name)) }
+
+// medianIndex is the index in rs of the repetition whose figure is the
+// median; -1 when none measured it.
+func medianIndex(rs []Repeat, name string) int {
+	med := NewSpread(valuesOf(rs, name)).Median
+	for i, r := range rs {
+		if v, ok := figureOf(r, name); ok && v == med {
+			return i
+		}
+	}
+	return -1
+}
+
+func valuesOf(rs []Repeat, name string) []float64 {
+	var out []float64
+	for _, r := range rs {
+		if v, ok := figureOf(r, name); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// SetMedians points the top-level Fixed and Peak at the median repetitions:
+// Fixed at the one whose fixed-run p95 is the median, Peak at the one whose
+// peak is. Each stays one real, self-consistent measurement, so every
+// existing reader of results.json keeps working on repeated runs.
+func (t *Target) SetMedians() {
+	if len(t.Repeats) == 0 {
+		return
+	}
+	if i := medianIndex(t.Repeats, FigP95); i >= 0 {
+		t.Fixed = t.Repeats[i].Fixed
+	}
+	if i := medianIndex(t.Repeats, FigPeakRPS); i >= 0 {
+		t.Peak = t.Repeats[i].Peak
+	}
+}
+
+// LoaderBoundRepeats counts the repetitions whose peak was loader-bound.
+func (t Target) LoaderBoundRepeats() int {
+	n := 0
+	for _, r := range t.Repetitions() {
+		if r.Peak != nil && r.Peak.Bound == peak.BoundLoader {
+			n++
+		}
+	}
+	return n
+}
+
+// SpreadCSVHeader is spread.csv's header: one row per target and figure.
+var SpreadCSVHeader = []string{"target", "figure", "n", "median", "min", "max", "mean", "stddev", "ci95_lo", "ci95_hi"}
+
+// WriteSpreadCSV writes spread.csv: the median and spread over repetitions
+// of every measured target's SpreadFigures (n = 1 for a single run).
+func WriteSpreadCSV(w io.Writer, run *Run) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(SpreadCSVHeader); err != nil {
+		return err
+	}
+	f := func(v float64) string {
+		if math.IsNaN(v) {
+			return ""
+		}
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	}
+	for _, t := range run.Targets {
+		for _, fig := range SpreadFigures {
+			s := t.Spread(fig)
+			if s.N == 0 {
+				continue
+			}
+			rec := []string{t.Name, fig, strconv.Itoa(s.N), f(s.Median), f(s.Min), f(s.Max), f(s.Mean), f(s.StdDev), f(s.CILo), f(s.CIHi)}
+			if err := cw.Write(rec); err != nil {
+				return fmt.Errorf("write spread row %s %s: %w", t.Name, fig, err)
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
