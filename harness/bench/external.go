@@ -65,33 +65,6 @@ func MeasureExternal(ctx context.Context, o Options, ext External) (*results.Run
 	return runWithPlan(ctx, o, plan)
 }
 
-// runWithPlan is Run with the CPU split given instead of sized from the
-// profile: an external server's CPUs are whatever it was started on.
-func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run, string, error) {
-	if err := cpuset.PinSelf(plan.LoaderCPUs); err != nil {
-		return nil, "", fmt.Errorf("pin loader: %w", err)
-	}
-	dir := filepath.Join(o.ResultsDir, o.RunID)
-	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
-		return nil, "", fmt.Errorf("create run dir: %w", err)
-	}
-	man := newManifest(ctx, o, plan)
-	run := &results.Run{Manifest: man}
-	o.Progress.Logf("run %s: profile %s, scenario %s, %s runtime, %s", o.RunID, o.Profile.Name, o.Scenario.Name, o.Runtime.Name(), plan)
-	if err := results.Write(dir, run); err != nil {
-		return nil, dir, err
-	}
-	m := o.Targets[0]
-	t := runTarget(ctx, o, plan, m, filepath.Join(dir, "logs", m.Name+".log"))
-	run.Targets = append(run.Targets, t)
-	man.End = time.Now().UTC()
-	man.Interrupted = ctx.Err() != nil
-	if err := results.Write(dir, run); err != nil {
-		return run, dir, err
-	}
-	return run, dir, results.PointLatest(dir)
-}
-
 // ExternalManifest is the manifest of an external server called name: its
 // targets/<name>/target.yaml when root has one (language, framework, the
 // article's row, health path), else a bare one.

@@ -69,6 +69,12 @@ func Run(ctx context.Context, o Options) (*results.Run, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	return runWithPlan(ctx, o, plan)
+}
+
+// runWithPlan is Run with the CPU split decided: sized from the profile, or
+// an external server's CPUs, which are whatever it was started on.
+func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run, string, error) {
 	// The loader is this process: keep it off the target's CPUs.
 	if err := cpuset.PinSelf(plan.LoaderCPUs); err != nil {
 		return nil, "", fmt.Errorf("pin loader: %w", err)

@@ -27,6 +27,7 @@ const usage = `usage: harness <command> [flags]
 
 commands:
   bench      build, start, verify and measure targets; write results/<run-id>/
+  run        measure a server that is already running (--url, --target, --pid or --container)
   verify     check a running server against the target contract (--url)
   contract   print the reference bytes of /users/{id} (ids as arguments)
   targets    list the targets and whether this machine can build them
@@ -79,7 +80,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	profile := fs.String("profile", "quick", "profile in scenarios/profiles/")
 	scen := fs.String("scenario", "", "request mix in scenarios/ (default: the profile's)")
 	dur := fs.Duration("duration", 0, "override step and fixed-run duration (e.g. 5s)")
-	rt := fs.String("runtime", "local", "runtime: local")
+	rt := fs.String("runtime", "local", "runtime: local (processes) or docker (containers)")
 	install := fs.Bool("install-missing", false, "install missing Debian toolchain packages (root only)")
 	out := fs.String("results", "", "results directory (default: <root>/results)")
 	repeat := fs.Int("repeat", 1, "measure each target this many times (fixed run + peak search); figures are medians")
@@ -122,7 +123,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	case "docker":
 		runt = &runtime.Docker{InstallMissing: *install, Log: os.Stderr}
 	default:
-		return fmt.Errorf("unknown runtime %q (have: local)", *rt)
+		return fmt.Errorf("unknown runtime %q (have: local, docker)", *rt)
 	}
 	if *out == "" {
 		*out = filepath.Join(*root, "results")
