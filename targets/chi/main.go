@@ -109,9 +109,34 @@ func router(users store) http.Handler {
 }
 
 func main() {
+	// The distroless image has no shell or curl, so a container healthcheck
+	// runs the server binary itself in this mode.
+	if len(os.Args) == 2 && os.Args[1] == "-healthcheck" {
+		os.Exit(healthcheck())
+	}
 	if err := run(); err != nil {
 		log.Fatalf("chi: %v", err)
 	}
+}
+
+// healthcheck asks the running server for /health: exit 0 on a 200.
+func healthcheck() int {
+	host := os.Getenv("HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	client := http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(host, os.Getenv("PORT")) + "/health")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck:", resp.Status)
+		return 1
+	}
+	return 0
 }
 
 func run() error {
