@@ -50,9 +50,15 @@ type Latency struct {
 	Mean float64 `json:"mean"`
 }
 
-// coThreshold is how far corrected p95 may exceed vegeta's before the step
-// is flagged as hiding queueing behind a late loader.
-const coThreshold = 0.10
+// A step is flagged as hiding queueing behind a late loader when corrected
+// p95 exceeds vegeta's by more than coThreshold and by more than coFloor:
+// an idle loader wakes up to about a millisecond late (timer and scheduler
+// latency), which the relative rule alone would flag at every light step
+// against a sub-millisecond server.
+const (
+	coThreshold = 0.10
+	coFloor     = time.Millisecond
+)
 
 // Attack runs one constant-rate attack against mix and folds every result
 // into metrics as it arrives; results are never kept.
@@ -72,7 +78,9 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 		vegeta.Redirects(vegeta.NoFollow),
 	)
 	pacer := vegeta.ConstantPacer{Freq: int(math.Round(cfg.Rate)), Per: time.Second}
-	interval := float64(time.Second) / math.Round(cfg.Rate)
+	// The pacer's schedule: hit n (from 0) is due at (n+1) intervals of
+	// Per/Freq whole nanoseconds after the attack began.
+	interval := time.Duration(pacer.Per.Nanoseconds() / int64(pacer.Freq))
 
 	corrected := hdrhistogram.New(1, int64(2*time.Minute/time.Microsecond), 3)
 	var metrics vegeta.Metrics
@@ -88,7 +96,7 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	lastProgress := began
 	for res := range atk.Attack(mix.Targeter(), pacer, cfg.Duration, "") {
 		metrics.Add(res)
-		intended := began.Add(time.Duration(float64(res.Seq) * interval))
+		intended := began.Add(time.Duration(res.Seq+1) * interval)
 		lat := max(res.Timestamp.Add(res.Latency).Sub(intended), res.Latency)
 		_ = corrected.RecordValue(max(1, lat.Microseconds()))
 		codes[fmt.Sprint(res.Code)]++
@@ -117,8 +125,8 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 		Codes:     codes,
 		Errors:    topErrors(errs, 5),
 	}
-	if st.Vegeta.P95 > 0 {
-		st.CODiverges = (st.Corrected.P95-st.Vegeta.P95)/st.Vegeta.P95 > coThreshold
+	if diff := st.Corrected.P95 - st.Vegeta.P95; st.Vegeta.P95 > 0 {
+		st.CODiverges = diff/st.Vegeta.P95 > coThreshold && diff > ms(coFloor)
 	}
 	if ctx.Err() != nil {
 		return st, ctx.Err()
