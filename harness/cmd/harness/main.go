@@ -139,6 +139,10 @@ func benchCmd(ctx context.Context, args []string) error {
 			fmt.Print(string(md))
 			fmt.Printf("\nresults: %s\n", dir)
 		}
+		// Charts, claim verdicts and report.md, also for a partial run.
+		if rerr := writeReport(dir, filepath.Join(*root, "scenarios", "claims", "article.yaml")); rerr != nil && err == nil {
+			err = fmt.Errorf("report: %w", rerr)
+		}
 	}
 	if err != nil {
 		return err

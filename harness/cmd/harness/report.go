@@ -22,17 +22,23 @@ func reportCmd(args []string) error {
 		fs.Usage()
 		return errors.New("report needs one run directory, e.g. results/latest")
 	}
+	if *claimsPath == "" {
+		*claimsPath = filepath.Join(*root, "scenarios", "claims", "article.yaml")
+	}
+	return writeReport(fs.Arg(0), *claimsPath)
+}
+
+// writeReport regenerates a run's summary, charts and report.md, judging the
+// claims of claimsPath ("none" for no verdicts).
+func writeReport(dir, claimsPath string) error {
 	var claims *report.Claims
-	if *claimsPath != "none" {
-		if *claimsPath == "" {
-			*claimsPath = filepath.Join(*root, "scenarios", "claims", "article.yaml")
-		}
+	if claimsPath != "none" {
 		var err error
-		if claims, err = report.LoadClaims(*claimsPath); err != nil {
+		if claims, err = report.LoadClaims(claimsPath); err != nil {
 			return err
 		}
 	}
-	g, err := report.Generate(fs.Arg(0), claims)
+	g, err := report.Generate(dir, claims)
 	if err != nil {
 		return err
 	}
@@ -41,6 +47,6 @@ func reportCmd(args []string) error {
 		counts[v.Verdict]++
 	}
 	fmt.Printf("report: %s (%d charts; claims: %d hold, %d do not hold, %d not measured)\n",
-		filepath.Join(fs.Arg(0), "report.md"), len(g.Charts), counts[report.Holds], counts[report.DoesNotHold], counts[report.NotMeasured])
+		filepath.Join(dir, "report.md"), len(g.Charts), counts[report.Holds], counts[report.DoesNotHold], counts[report.NotMeasured])
 	return nil
 }
