@@ -1,0 +1,291 @@
+//! axum reference target: the contract of targets/README.md.
+//!
+//! Environment: PORT (required), HOST (default 127.0.0.1), VCPUS (threads;
+//! default: the CPUs this process may use), AXUM_RUNTIME = per-core | multi
+//! (default per-core; see README.md for the measurement behind the default).
+
+mod quote;
+mod users;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::{env, io, process, thread};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use serde::Serialize;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use users::Store;
+
+// ---------------------------------------------------------------------------
+// Handlers
+
+/// Serialises `value` with serde_json into a buffer of `capacity` bytes
+/// (sized so the usual answer needs no reallocation) and answers it as JSON.
+fn json<T: Serialize>(status: StatusCode, value: &T, capacity: usize) -> Response {
+    let mut buf = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut buf, value) {
+        Ok(()) => {
+            let mut res = Response::new(Body::from(buf));
+            *res.status_mut() = status;
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            res
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct Status {
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct Message {
+    message: &'static str,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+fn error(status: StatusCode, error: &'static str) -> Response {
+    json(status, &ErrorBody { error, field: None }, 32)
+}
+
+async fn health() -> Response {
+    json(StatusCode::OK, &Status { status: "ok" }, 16)
+}
+
+/// The TechEmpower JSON test: an object serialised per request.
+async fn hello() -> Response {
+    json(
+        StatusCode::OK,
+        &Message {
+            message: "Hello, World!",
+        },
+        32,
+    )
+}
+
+async fn user(
+    State(store): State<&'static Store>,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    // A segment axum cannot decode (bad percent-encoding) is a 404 too.
+    match id.ok().as_deref().and_then(|id| store.lookup(id)) {
+        Some(user) => json(StatusCode::OK, user, 384),
+        None => error(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// Largest quote body accepted; the largest valid order is about 15 KB.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Takes the raw body: axum's `Json` extractor would answer a plain-text
+/// rejection, and the contract fixes both the 400 and the 422 bodies.
+async fn order_quote(body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        }
+        Err(_) => return error(StatusCode::BAD_REQUEST, "invalid json"),
+    };
+    let Ok(order) = serde_json::from_slice::<quote::Order>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "invalid json");
+    };
+    match quote::price(&order) {
+        Ok(q) => json(StatusCode::OK, &q, 256),
+        Err(field) => json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ErrorBody {
+                error: "validation failed",
+                field: Some(&field),
+            },
+            64,
+        ),
+    }
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not found")
+}
+
+fn app(store: &'static Store) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/json", get(hello))
+        .route("/users/{id}", get(user))
+        .route(
+            "/orders/quote",
+            post(order_quote).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+        .fallback(not_found)
+        .with_state(store)
+}
+
+// ---------------------------------------------------------------------------
+// Process set-up
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// One current-thread runtime per vCPU, each with its own SO_REUSEPORT
+    /// listener (TechEmpower's axum layout): no work stealing, no cross-thread
+    /// wake-ups; the kernel spreads connections over the listeners.
+    PerCore,
+    /// One multi-thread (work-stealing) runtime with VCPUS workers sharing
+    /// one listener: tokio's default layout.
+    Multi,
+}
+
+struct Config {
+    addr: SocketAddr,
+    vcpus: usize,
+    mode: Mode,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("axum-target: {msg}");
+    process::exit(1)
+}
+
+fn config() -> Config {
+    let port: u16 = match env::var("PORT") {
+        Ok(p) => p
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| fail(format!("PORT={p:?} is not a port"))),
+        Err(_) => fail("PORT is not set"),
+    };
+    let host = env::var("HOST").ok().filter(|h| !h.is_empty());
+    let host = host.as_deref().unwrap_or("127.0.0.1");
+    // Bracketed IPv6 ("[::1]") is accepted as well as the bare form.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addr = (bare, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .unwrap_or_else(|| fail(format!("HOST={host:?} does not resolve")));
+    let vcpus = match env::var("VCPUS") {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => fail(format!("VCPUS={v:?} is not a whole number >= 1")),
+        },
+        Err(_) => thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let mode = match env::var("AXUM_RUNTIME").as_deref() {
+        Err(_) | Ok("") | Ok("per-core") => Mode::PerCore,
+        Ok("multi") => Mode::Multi,
+        Ok(other) => fail(format!("AXUM_RUNTIME={other:?}: want per-core or multi")),
+    };
+    Config { addr, vcpus, mode }
+}
+
+/// A non-blocking listening socket; `reuse_port` lets several of them share
+/// the address (Linux then load-balances new connections between them).
+fn listener(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
+}
+
+async fn serve(listener: std::net::TcpListener, app: Router) {
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .unwrap_or_else(|e| fail(format!("listener: {e}")))
+        .tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+    axum::serve(listener, app).await.unwrap_or_else(|e| fail(e));
+}
+
+/// Exits on SIGTERM or SIGINT. Nothing is stored, so there is nothing to
+/// drain; this also makes the server stop promptly as PID 1 in a container.
+async fn exit_on_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).unwrap_or_else(|e| fail(e));
+    let mut int = signal(SignalKind::interrupt()).unwrap_or_else(|e| fail(e));
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    process::exit(0);
+}
+
+fn main() {
+    let cfg = config();
+    // Built once and never freed: handlers get a plain `&'static` (no
+    // reference count touched per request, nothing shared is written).
+    let store: &'static Store = Box::leak(Box::new(Store::generate()));
+    let app = app(store);
+
+    match cfg.mode {
+        Mode::PerCore => {
+            // Bind every listener before starting any thread, so a bad
+            // address or a port in use fails the process at once.
+            let listeners: Vec<_> = (0..cfg.vcpus)
+                .map(|_| {
+                    listener(cfg.addr, true)
+                        .unwrap_or_else(|e| fail(format!("bind {}: {e}", cfg.addr)))
+                })
+                .collect();
+            for (i, l) in listeners.into_iter().enumerate() {
+                let app = app.clone();
+                thread::Builder::new()
+                    .name(format!("axum-{i}"))
+                    .spawn(move || {
+                        tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .unwrap_or_else(|e| fail(e))
+                            .block_on(serve(l, app));
+                    })
+                    .unwrap_or_else(|e| fail(e));
+            }
+            eprintln!(
+                "axum-target: listening on {} ({} per-core runtimes)",
+                cfg.addr, cfg.vcpus
+            );
+            tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .unwrap_or_else(|e| fail(e))
+                .block_on(exit_on_signal());
+        }
+        Mode::Multi => {
+            let l = listener(cfg.addr, false)
+                .unwrap_or_else(|e| fail(format!("bind {}: {e}", cfg.addr)));
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(cfg.vcpus)
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| fail(e));
+            eprintln!(
+                "axum-target: listening on {} (multi-thread runtime, {} workers)",
+                cfg.addr, cfg.vcpus
+            );
+            // The accept loop is a task on the workers too; the main thread
+            // only waits for a signal.
+            rt.spawn(serve(l, app));
+            rt.block_on(exit_on_signal());
+        }
+    }
+}
