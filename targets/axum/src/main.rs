@@ -239,8 +239,16 @@ fn main() {
 
     match cfg.mode {
         Mode::PerCore => {
+            // SO_REUSEPORT would let this server silently share a port that
+            // another process (of the same user) already listens on. A plain
+            // bind first fails on a port in use; it is closed before the
+            // reuse-port group binds.
+            drop(
+                listener(cfg.addr, false)
+                    .unwrap_or_else(|e| fail(format!("bind {}: {e}", cfg.addr))),
+            );
             // Bind every listener before starting any thread, so a bad
-            // address or a port in use fails the process at once.
+            // address fails the process at once.
             let listeners: Vec<_> = (0..cfg.vcpus)
                 .map(|_| {
                     listener(cfg.addr, true)
