@@ -18,7 +18,6 @@ import (
 	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/runtime"
-	"github.com/benchharness/harness/harness/scenario"
 	"github.com/benchharness/harness/harness/target"
 	"github.com/benchharness/harness/harness/verify"
 )
@@ -89,22 +88,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("-repeat %d: want at least 1", *repeat)
 	}
 
-	p, err := scenario.LoadProfile(filepath.Join(*root, "scenarios"), *profile)
-	if err != nil {
-		return err
-	}
-	if *dur > 0 {
-		p.Step, p.FixedDuration = scenario.Duration(*dur), scenario.Duration(*dur)
-		p.Warmup = min(p.Warmup, scenario.Duration(*dur))
-	}
-	if *scen != "" {
-		p.Scenario = *scen
-	}
-	s, err := scenario.LoadScenario(filepath.Join(*root, "scenarios"), p.Scenario)
-	if err != nil {
-		return err
-	}
-	ref, err := scenario.LoadReference(filepath.Join(*root, "scenarios"), "article")
+	p, s, ref, err := loadRun(*root, *profile, *scen, *dur)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/benchharness/harness/harness/bench"
 	"github.com/benchharness/harness/harness/results"
-	"github.com/benchharness/harness/harness/scenario"
 	"github.com/benchharness/harness/harness/target"
 )
 
@@ -47,22 +46,7 @@ func runCmd(ctx context.Context, args []string) error {
 		return errors.New("run needs --url and --target")
 	}
 
-	p, err := scenario.LoadProfile(filepath.Join(*root, "scenarios"), *profile)
-	if err != nil {
-		return err
-	}
-	if *dur > 0 {
-		p.Step, p.FixedDuration = scenario.Duration(*dur), scenario.Duration(*dur)
-		p.Warmup = min(p.Warmup, scenario.Duration(*dur))
-	}
-	if *scen != "" {
-		p.Scenario = *scen
-	}
-	s, err := scenario.LoadScenario(filepath.Join(*root, "scenarios"), p.Scenario)
-	if err != nil {
-		return err
-	}
-	ref, err := scenario.LoadReference(filepath.Join(*root, "scenarios"), "article")
+	p, s, ref, err := loadRun(*root, *profile, *scen, *dur)
 	if err != nil {
 		return err
 	}
