@@ -19,7 +19,7 @@ import (
 	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/runtime"
 	"github.com/benchharness/harness/harness/sample"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 // External is a server someone else started (docker compose, a shell, a
@@ -68,14 +68,14 @@ func MeasureExternal(ctx context.Context, o Options, ext External) (*results.Run
 // ExternalManifest is the manifest of an external server called name: its
 // targets/<name>/target.yaml when root has one (language, framework, the
 // article's row, health path), else a bare one.
-func ExternalManifest(targetsDir, name string) (*target.Manifest, error) {
+func ExternalManifest(targetsDir, name string) (*targets.Manifest, error) {
 	if _, err := os.Stat(filepath.Join(targetsDir, name, "target.yaml")); err == nil {
-		return target.Load(filepath.Join(targetsDir, name))
+		return targets.Load(filepath.Join(targetsDir, name))
 	}
 	if name == "" || strings.ContainsAny(name, "/ ") {
 		return nil, fmt.Errorf("target name %q: want a plain name", name)
 	}
-	return &target.Manifest{Name: name, Language: "?", Framework: "external server", Health: "/health"}, nil
+	return &targets.Manifest{Name: name, Language: "?", Framework: "external server", Health: "/health"}, nil
 }
 
 // externalPlan places an external server's budget: the target's CPUs are
@@ -169,9 +169,9 @@ func (r *externalRuntime) close() { r.cancel() }
 
 func (r *externalRuntime) Name() string { return "external" }
 
-func (r *externalRuntime) Prepare(context.Context, *target.Manifest, string) error { return nil }
+func (r *externalRuntime) Prepare(context.Context, *targets.Manifest, string) error { return nil }
 
-func (r *externalRuntime) Start(ctx context.Context, m *target.Manifest, spec runtime.Spec) (runtime.Instance, error) {
+func (r *externalRuntime) Start(ctx context.Context, m *targets.Manifest, spec runtime.Spec) (runtime.Instance, error) {
 	timeout := r.ext.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second

@@ -19,7 +19,7 @@ import (
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/runtime"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 func measureExternal(t *testing.T, ctx context.Context, ext External) (*results.Run, results.Target) {
@@ -34,7 +34,7 @@ func measureExternal(t *testing.T, ctx context.Context, ext External) (*results.
 			t.Log(log.String())
 		}
 	})
-	run, dir, err := MeasureExternal(ctx, Options{Targets: []*target.Manifest{m}, Profile: tinyProfile(), Scenario: apiScenario(t),
+	run, dir, err := MeasureExternal(ctx, Options{Targets: []*targets.Manifest{m}, Profile: tinyProfile(), Scenario: apiScenario(t),
 		ResultsDir: t.TempDir(), RunID: "test-external", Progress: NewPlainProgress(&log)}, ext)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestMeasureExternalContainer(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "boxed", "target.yaml"), []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m, err := target.Load(filepath.Join(dir, "boxed"))
+	m, err := targets.Load(filepath.Join(dir, "boxed"))
 	if err != nil {
 		t.Fatal(err)
 	}

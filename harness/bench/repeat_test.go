@@ -11,7 +11,7 @@ import (
 
 	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/runtime"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 func TestRepeatKeepsEveryRepetition(t *testing.T) {
@@ -20,7 +20,7 @@ func TestRepeatKeepsEveryRepetition(t *testing.T) {
 	}
 	root := t.TempDir()
 	writeTarget(t, root, "good", "", nil)
-	all, err := target.Discover(root)
+	all, err := targets.Discover(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,13 +19,13 @@ import (
 	"github.com/benchharness/harness/harness/runtime"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 	"github.com/benchharness/harness/harness/verify"
 )
 
 // Options configure a run.
 type Options struct {
-	Targets   []*target.Manifest
+	Targets   []*targets.Manifest
 	Profile   *scenario.Profile
 	Scenario  *scenario.Scenario
 	Reference *scenario.Reference
@@ -113,7 +113,7 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 // errTargetExited cancels a step when the target dies under it.
 var errTargetExited = errors.New("target exited")
 
-func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *target.Manifest, logPath string) (t results.Target) {
+func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Manifest, logPath string) (t results.Target) {
 	p := o.Progress
 	parent := ctx
 	t = results.Target{Name: m.Name, Language: m.Language, Framework: m.Framework, Runtime: o.Runtime.Name(),

@@ -14,7 +14,7 @@ import (
 	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/runtime"
 	"github.com/benchharness/harness/harness/scenario"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 func tinyProfile() *scenario.Profile {
@@ -37,7 +37,7 @@ func apiScenario(t *testing.T) *scenario.Scenario {
 
 func runBench(t *testing.T, ctx context.Context, root string, p *scenario.Profile) (*results.Run, string) {
 	t.Helper()
-	all, err := target.Discover(root)
+	all, err := targets.Discover(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 // CacheDir is where builds live, outside the repository so a clean clone
@@ -28,7 +28,7 @@ func CacheDir() string {
 }
 
 // buildEnv is the environment of a target's build and run commands.
-func buildEnv(m *target.Manifest) map[string]string {
+func buildEnv(m *targets.Manifest) map[string]string {
 	cache := CacheDir()
 	env := map[string]string{
 		"OUT":              filepath.Join(cache, m.Name),
@@ -59,7 +59,7 @@ func environ(extra map[string]string) []string {
 
 // sourceHash covers the manifest and every file its sources globs match
 // (a trailing /** matches a whole tree), so an edit forces a rebuild.
-func sourceHash(m *target.Manifest) (string, error) {
+func sourceHash(m *targets.Manifest) (string, error) {
 	h := sha256.New()
 	h.Write(m.Raw)
 	var files []string
@@ -101,7 +101,7 @@ func sourceHash(m *target.Manifest) (string, error) {
 
 // build runs the manifest's build unless the stamp of the last successful
 // build matches the sources. It reports whether it built.
-func build(ctx context.Context, m *target.Manifest, log io.Writer) (bool, error) {
+func build(ctx context.Context, m *targets.Manifest, log io.Writer) (bool, error) {
 	env := buildEnv(m)
 	out := env["OUT"]
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -129,7 +129,7 @@ func build(ctx context.Context, m *target.Manifest, log io.Writer) (bool, error)
 
 // outputsExist checks the manifest's outputs ($OUT etc. expanded, relative
 // to the target folder).
-func outputsExist(m *target.Manifest, env map[string]string) bool {
+func outputsExist(m *targets.Manifest, env map[string]string) bool {
 	for _, o := range m.Outputs {
 		p := os.Expand(o, func(k string) string { return env[k] })
 		if !filepath.IsAbs(p) {

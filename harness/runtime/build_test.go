@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 func TestBuildCache(t *testing.T) {
@@ -22,7 +22,7 @@ func TestBuildCache(t *testing.T) {
 	}
 	write("target.yaml", "name: cachey\nsources: [\"*.txt\"]\noutputs: [out/built]\nbuild: mkdir -p out && cp src.txt out/built && echo built >> \"$OUT/count\"\nrun: [\"true\"]\nhealth: /health\n")
 	write("src.txt", "v1")
-	m, err := target.Load(dir)
+	m, err := targets.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestFailingBuildIsReported(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "broken")
 	os.MkdirAll(dir, 0o755)
 	os.WriteFile(filepath.Join(dir, "target.yaml"), []byte("name: broken\nsources: [target.yaml]\nbuild: echo compile error here >&2; exit 3\nrun: [\"true\"]\nhealth: /health\n"), 0o644)
-	m, err := target.Load(dir)
+	m, err := targets.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/benchharness/harness/harness/cgsample"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/sample"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 // Labels on every container (and image) the Docker runtime makes, so a
@@ -174,7 +174,7 @@ func (d *Docker) engine(ctx context.Context) (client.APIClient, error) {
 	if d.cli == nil {
 		cli, err := NewClient(ctx)
 		if err != nil {
-			return nil, &SkipError{Missing: target.Missing{
+			return nil, &SkipError{Missing: targets.Missing{
 				What: "no Docker engine answers (" + firstLine(err.Error()) + ")",
 				Hint: "make docker-up (starts dockerd --bridge=none --iptables=false; installs docker.io as root)",
 			}}
@@ -196,7 +196,7 @@ func (d *Docker) engine(ctx context.Context) (client.APIClient, error) {
 
 // Prepare builds the target's image, by its Dockerfile or offline, and
 // says which path it took and why.
-func (d *Docker) Prepare(ctx context.Context, m *target.Manifest, logPath string) error {
+func (d *Docker) Prepare(ctx context.Context, m *targets.Manifest, logPath string) error {
 	cli, err := d.engine(ctx)
 	if err != nil {
 		return err
@@ -269,7 +269,7 @@ func imageID(ctx context.Context, cli client.APIClient, ref string) string {
 
 // Start runs the prepared image on the host's network with the plan's CPU
 // set and budget, and waits for its health check.
-func (d *Docker) Start(ctx context.Context, m *target.Manifest, spec Spec) (Instance, error) {
+func (d *Docker) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Instance, error) {
 	img, ok := d.BuiltImage(m.Name)
 	if !ok {
 		return nil, fmt.Errorf("start %s: no image (Prepare was not called)", m.Name)

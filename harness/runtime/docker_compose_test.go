@@ -12,7 +12,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/benchharness/harness/harness/runtime"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 // loadCompose loads docker-compose.yml the way `docker compose config`
@@ -41,7 +41,7 @@ func loadCompose(t *testing.T, env ...string) *types.Project {
 // defaults are the quick profile's 2-CPU split and can be overridden.
 func TestComposeFile(t *testing.T) {
 	p := loadCompose(t)
-	all, err := target.Discover(filepath.Join("..", "..", "targets"))
+	all, err := targets.Discover(filepath.Join("..", "..", "targets"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestComposeFile(t *testing.T) {
 	}
 }
 
-func containsTarget(all []*target.Manifest, name string) bool {
+func containsTarget(all []*targets.Manifest, name string) bool {
 	for _, m := range all {
 		if m.Name == name {
 			return true

@@ -19,7 +19,7 @@ import (
 	"github.com/benchharness/harness/harness/runtime"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 // TestMain lets the test binary double as a tiny target: with
@@ -64,7 +64,7 @@ func engine(t *testing.T) client.APIClient {
 // build copies the binary into $OUT (the offline path), and its Dockerfile
 // copies it onto the base image (the Dockerfile path, whose only base image
 // is the local bench-base, so no registry is needed).
-func tinyTarget(t *testing.T, name, health string) *target.Manifest {
+func tinyTarget(t *testing.T, name, health string) *targets.Manifest {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -97,7 +97,7 @@ ENV BENCH_TEST_HELPER=contract-server
 USER 10001:10001
 CMD ["/app/server", "-test.run=^$"]
 `, runtime.DefaultBaseImage))
-	m, err := target.Load(dir)
+	m, err := targets.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,13 +13,13 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 // choosePath picks a target's image path: the mode when it is forced, else
 // the Dockerfile when every image it builds FROM is here or can be pulled,
 // else offline. The reason goes to the user and the log.
-func (d *Docker) choosePath(ctx context.Context, cli client.APIClient, m *target.Manifest) (path, why string, err error) {
+func (d *Docker) choosePath(ctx context.Context, cli client.APIClient, m *targets.Manifest) (path, why string, err error) {
 	dockerfile := filepath.Join(m.Dir, "Dockerfile")
 	mode := d.mode()
 	switch mode {
@@ -151,7 +151,7 @@ func BaseImages(dockerfile string) ([]string, error) {
 // buildDockerfile builds targets/<name>/Dockerfile with testcontainers-go
 // (its .dockerignore honoured). RUN steps get the host's network, the only
 // one an engine started with --bridge=none has, for package installs.
-func (d *Docker) buildDockerfile(ctx context.Context, cli client.APIClient, m *target.Manifest, logw io.Writer) (*Image, error) {
+func (d *Docker) buildDockerfile(ctx context.Context, cli client.APIClient, m *targets.Manifest, logw io.Writer) (*Image, error) {
 	p, err := newProvider(logw)
 	if err != nil {
 		return nil, err

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/runtime"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 	"github.com/benchharness/harness/harness/verify"
 )
 
@@ -24,7 +24,7 @@ func TestDockerReferenceTargets(t *testing.T) {
 	plan := testPlan(t)
 	for _, name := range []string{"chi", "fastify"} {
 		t.Run(name, func(t *testing.T) {
-			m, err := target.Load(filepath.Join("..", "..", "targets", name))
+			m, err := targets.Load(filepath.Join("..", "..", "targets", name))
 			if err != nil {
 				t.Fatalf("targets/%s: %v", name, err)
 			}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/sample"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 // Local builds targets natively and runs each as a process group inside a
@@ -37,11 +37,11 @@ func (l *Local) Name() string { return "local" }
 
 // Prepare checks the toolchain and the target's own requirements, installing
 // their Debian packages if allowed, and builds the target.
-func (l *Local) Prepare(ctx context.Context, m *target.Manifest, logPath string) error {
+func (l *Local) Prepare(ctx context.Context, m *targets.Manifest, logPath string) error {
 	if miss := l.ensure(ctx, m.CheckToolchain, m); miss != nil {
 		return &SkipError{Missing: *miss}
 	}
-	if miss := l.ensure(ctx, func() *target.Missing { return m.CheckRequirements(ctx) }, m); miss != nil {
+	if miss := l.ensure(ctx, func() *targets.Missing { return m.CheckRequirements(ctx) }, m); miss != nil {
 		return &SkipError{Missing: *miss}
 	}
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -55,7 +55,7 @@ func (l *Local) Prepare(ctx context.Context, m *target.Manifest, logPath string)
 
 // ensure runs check; when it fails with Debian packages that would fix it
 // and installing is allowed, it installs them and checks again.
-func (l *Local) ensure(ctx context.Context, check func() *target.Missing, m *target.Manifest) *target.Missing {
+func (l *Local) ensure(ctx context.Context, check func() *targets.Missing, m *targets.Manifest) *targets.Missing {
 	miss := check()
 	if miss == nil || !l.InstallMissing || len(miss.Apt) == 0 {
 		return miss
@@ -69,7 +69,7 @@ func (l *Local) ensure(ctx context.Context, check func() *target.Missing, m *tar
 
 // Install installs Debian packages; it needs root and apt-get.
 func (l *Local) Install(ctx context.Context, pkgs []string) error {
-	if !target.CanAptInstall() {
+	if !targets.CanAptInstall() {
 		return errors.New("installing needs root and apt-get")
 	}
 	if len(pkgs) == 0 {
@@ -111,7 +111,7 @@ const joinScript = `for f in $BENCH_CGROUP_JOIN; do echo $$ > "$f" || exit 97; d
 exec taskset -c "$BENCH_CPUS" "$@"`
 
 // Start launches the target and waits for its health check.
-func (l *Local) Start(ctx context.Context, m *target.Manifest, spec Spec) (Instance, error) {
+func (l *Local) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Instance, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("find a free port: %w", err)

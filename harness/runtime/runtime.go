@@ -9,7 +9,7 @@ import (
 
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/sample"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 // Spec is how one target is started.
@@ -43,12 +43,12 @@ type Runtime interface {
 	Name() string
 	// Prepare makes the target runnable (toolchain, build). It returns a
 	// *SkipError when the machine lacks what the target needs.
-	Prepare(ctx context.Context, m *target.Manifest, logPath string) error
-	Start(ctx context.Context, m *target.Manifest, spec Spec) (Instance, error)
+	Prepare(ctx context.Context, m *targets.Manifest, logPath string) error
+	Start(ctx context.Context, m *targets.Manifest, spec Spec) (Instance, error)
 }
 
 // SkipError marks a target that cannot run here, with the fix.
-type SkipError struct{ Missing target.Missing }
+type SkipError struct{ Missing targets.Missing }
 
 func (e *SkipError) Error() string { return e.Missing.String() }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/runtime"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 	"github.com/benchharness/harness/harness/verify"
 )
 
@@ -92,11 +92,11 @@ func benchCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	all, err := target.Discover(filepath.Join(*root, "targets"))
+	all, err := targets.Discover(filepath.Join(*root, "targets"))
 	if err != nil {
 		return err
 	}
-	sel, err := target.Select(all, splitList(*names))
+	sel, err := targets.Select(all, splitList(*names))
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func targetsCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("targets", flag.ExitOnError)
 	root := fs.String("root", ".", "repository root")
 	_ = fs.Parse(args)
-	all, err := target.Discover(filepath.Join(*root, "targets"))
+	all, err := targets.Discover(filepath.Join(*root, "targets"))
 	if err != nil {
 		return err
 	}
@@ -209,14 +209,14 @@ func setupCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("setup", flag.ExitOnError)
 	root := fs.String("root", ".", "repository root")
 	_ = fs.Parse(args)
-	all, err := target.Discover(filepath.Join(*root, "targets"))
+	all, err := targets.Discover(filepath.Join(*root, "targets"))
 	if err != nil {
 		return err
 	}
 	local := &runtime.Local{InstallMissing: true, Log: os.Stderr}
 	for _, m := range all {
 		var pkgs []string
-		for _, miss := range []*target.Missing{m.CheckToolchain(), m.CheckRequirements(ctx)} {
+		for _, miss := range []*targets.Missing{m.CheckToolchain(), m.CheckRequirements(ctx)} {
 			if miss != nil {
 				pkgs = append(pkgs, miss.Apt...)
 			}

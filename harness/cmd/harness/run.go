@@ -11,7 +11,7 @@ import (
 
 	"github.com/benchharness/harness/harness/bench"
 	"github.com/benchharness/harness/harness/results"
-	"github.com/benchharness/harness/harness/target"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 const runUsage = `usage: harness run --url http://127.0.0.1:PORT --target NAME [--pid PID | --container ID] [flags]
@@ -58,7 +58,7 @@ func runCmd(ctx context.Context, args []string) error {
 		*out = filepath.Join(*root, "results")
 	}
 	run, dir, err := bench.MeasureExternal(ctx, bench.Options{
-		Targets: []*target.Manifest{m}, Profile: p, Scenario: s, Reference: ref, ResultsDir: *out, Repeat: *repeat,
+		Targets: []*targets.Manifest{m}, Profile: p, Scenario: s, Reference: ref, ResultsDir: *out, Repeat: *repeat,
 		RunID:   time.Now().UTC().Format("20060102-150405") + "-" + p.Name + "-external",
 		Command: os.Args, Progress: bench.NewProgress(os.Stderr),
 	}, bench.External{URL: *url, PID: *pid, Container: *ctr, VCPUs: *vcpus, Timeout: *timeout})

@@ -1,6 +1,6 @@
-// Package target reads targets/<name>/target.yaml: how a reference server is
+// Package targets reads targets/<name>/target.yaml: how a reference server is
 // built, run and health-checked, and which toolchain it needs.
-package target
+package targets
 
 import (
 	"bytes"
