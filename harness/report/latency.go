@@ -61,7 +61,7 @@ func (e errPoints) YError(i int) (float64, float64) {
 func latencyChart(run *results.Run, cols map[string]color.RGBA) (Chart, func(draw.Canvas)) {
 	title := "Latency against offered rate (peak-search steps, corrected for coordinated omission)"
 	c := Chart{Name: "latency", Title: title,
-		About: "The p50, p95 and p99 of every peak-search step against its offered rate (median and min–max over repetitions); crosses mark steps that failed the criteria"}
+		About: "The p50, p95 and p99 of every peak-search step against its offered rate (median and min–max of the steps at one rate: repetitions, or a ramp step and its confirmation); crosses mark steps that failed the criteria"}
 	slo := 0.0
 	if p := run.Manifest.Profile; p != nil {
 		slo = float64(p.Search.SLOP95.D().Microseconds()) / 1000
@@ -144,7 +144,7 @@ func latencyChart(run *results.Run, cols map[string]color.RGBA) (Chart, func(dra
 			plots[0].Legend.Add("step failed", fs)
 		}
 		if anyRepeat {
-			plots[2].Legend.Add("bars: min–max over repetitions", swatch{whisker: true})
+			plots[2].Legend.Add("bars: min–max of steps at one rate", swatch{whisker: true})
 		}
 		if xmax == 0 {
 			// Nothing measured: keep log axes valid and say so.
