@@ -2,8 +2,10 @@ package load
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,5 +59,36 @@ func TestCorrectedLatencyShowsQueueing(t *testing.T) {
 	t.Logf("vegeta p95 %.1f ms, corrected p95 %.1f ms, achieved %.0f", st.Vegeta.P95, st.Corrected.P95, st.Achieved)
 	if st.Vegeta.P95 > 40 || st.Corrected.P95 < 200 || !st.CODiverges || st.Achieved > 150 {
 		t.Fatalf("queueing hidden: %+v", st)
+	}
+}
+
+// Each step closes its connections when it ends: a target must not carry
+// the idle connections of every earlier step (they inflate its memory).
+func TestAttackClosesItsConnections(t *testing.T) {
+	var open atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s := &scenario.Scenario{Name: "json", Requests: []scenario.Request{{Weight: 1, Method: "GET", Path: "/json"}}}
+	for step := 0; step < 3; step++ {
+		if _, err := Attack(context.Background(), NewMix(srv.URL, s), Config{Rate: 500, Duration: 300 * time.Millisecond,
+			Workers: 8, MaxWorkers: 32, Connections: 32, Timeout: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for open.Load() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("after step %d the server still has %d open connections", step+1, open.Load())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

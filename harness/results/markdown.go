@@ -74,7 +74,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 			notes = append(notes, fmt.Sprintf("- **%s** peak (%s): %s", t.Name, t.Peak.Bound, t.Peak.Note))
 		}
 		if t.Fixed != nil && t.Fixed.Step.CODiverges {
-			notes = append(notes, fmt.Sprintf("- **%s** fixed run: corrected p95 %.2f ms vs vegeta's %.2f ms (more than 10%% and 1 ms apart: the loader fell behind and queueing would have been hidden)",
+			notes = append(notes, fmt.Sprintf("- **%s** fixed run: corrected p95 %.2f ms vs vegeta's %.2f ms (more than 10%% and 2 ms apart: the loader fell behind and queueing would have been hidden)",
 				t.Name, t.Fixed.Step.Corrected.P95, t.Fixed.Step.Vegeta.P95))
 		}
 	}
