@@ -1,16 +1,12 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -63,33 +59,18 @@ func TestMeasureExternalPID(t *testing.T) {
 	if err != nil || len(cpus) < 2 {
 		t.Skip("needs 2 CPUs")
 	}
-	cmd := exec.Command("taskset", "-c", fmt.Sprint(cpus[0]), os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "BENCH_TEST_HELPER=contract-server", "PORT=")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, out)
+	url, srv := startHelperServer(t, "taskset", "-c", fmt.Sprint(cpus[0]))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	run, tr := measureExternal(t, ctx, External{URL: "http://" + strings.TrimSpace(line), PID: cmd.Process.Pid})
+	run, tr := measureExternal(t, ctx, External{URL: url, PID: srv.Pid})
 	if run.Manifest.TargetCPUs != fmt.Sprint(cpus[0]) || strings.Contains(run.Manifest.LoaderCPUs, fmt.Sprint(cpus[0])) {
 		t.Errorf("target CPUs %s, loader CPUs %s: want the server's CPU %d for the target only", run.Manifest.TargetCPUs, run.Manifest.LoaderCPUs, cpus[0])
 	}
 	if tr.Fixed.CPUPct <= 0 || tr.Fixed.Sample.RSSMeanMB <= 0 || tr.Peak.Peak <= 0 {
 		t.Errorf("fixed CPU %.1f%%, RSS %.1f MB, peak %.0f: want all positive", tr.Fixed.CPUPct, tr.Fixed.Sample.RSSMeanMB, tr.Peak.Peak)
 	}
-	if !alive(cmd.Process.Pid) {
+	if !alive(srv.Pid) {
 		t.Error("the harness stopped a server it did not start")
 	}
 }

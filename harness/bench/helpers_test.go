@@ -61,11 +61,13 @@ func contractServer() {
 	}))
 }
 
-// startHelperServer runs the contract server as a separate process and
-// returns its base URL; the process is killed at cleanup.
-func startHelperServer(t *testing.T) (string, *os.Process) {
+// startHelperServer runs the contract server as a separate process, behind
+// an optional command prefix (e.g. taskset -c 0), and returns its base URL;
+// the process is killed at cleanup.
+func startHelperServer(t *testing.T, prefix ...string) (string, *os.Process) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	argv := append(prefix, os.Args[0], "-test.run=^$")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "BENCH_TEST_HELPER=contract-server", "PORT=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
