@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -24,14 +23,8 @@ func measureExternal(t *testing.T, ctx context.Context, ext External) (*results.
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(log.String())
-		}
-	})
 	run, dir, err := MeasureExternal(ctx, Options{Targets: []*targets.Manifest{m}, Profile: tinyProfile(), Scenario: apiScenario(t),
-		ResultsDir: t.TempDir(), RunID: "test-external", Progress: NewPlainProgress(&log)}, ext)
+		ResultsDir: t.TempDir(), RunID: "test-external", Progress: testProgress(t)}, ext)
 	if err != nil {
 		t.Fatal(err)
 	}

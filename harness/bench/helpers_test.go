@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -107,3 +108,15 @@ func writeTarget(t *testing.T, root, name, extra string, env map[string]string) 
 }
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// testProgress collects a run's progress lines and shows them only when the
+// test fails.
+func testProgress(t *testing.T) *Progress {
+	var log bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(log.String())
+		}
+	})
+	return NewPlainProgress(&log)
+}

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"os"
@@ -41,14 +40,8 @@ func runBench(t *testing.T, ctx context.Context, root string, p *scenario.Profil
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(log.String())
-		}
-	})
 	run, dir, err := Run(ctx, Options{Targets: all, Profile: p, Scenario: apiScenario(t), Runtime: &runtime.Local{},
-		ResultsDir: t.TempDir(), RunID: "test-" + strconv.Itoa(os.Getpid()), Progress: NewPlainProgress(&log)})
+		ResultsDir: t.TempDir(), RunID: "test-" + strconv.Itoa(os.Getpid()), Progress: testProgress(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
