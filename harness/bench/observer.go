@@ -61,7 +61,7 @@ func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (
 	if o.Target != nil {
 		ts = o.Target.Between(from, to)
 		obs.TargetCPU = ts.CPUMean / 100 / o.Budget
-		obs.Target = ts
+		obs.Target = &ts
 	}
 	return obs, ts, err
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/sample"
 )
 
 // Observation is one step as measured: the load figures and who was busy.
@@ -19,7 +20,7 @@ type Observation struct {
 	// negative when unknown (e.g. an in-process test server).
 	TargetCPU float64 `json:"target_cpu"`
 	// Target is the target's CPU and memory over the step, if sampled.
-	Target any `json:"target_sample,omitempty"`
+	Target *sample.Stats `json:"target_sample,omitempty"`
 }
 
 // Criteria define a clean step.

@@ -95,7 +95,7 @@ func (m model) repeat(p *scenario.Profile, budget float64, rng *rand.Rand, slow 
 	obs.TargetCPU = m.cpuPct / 100 / slow * noise()
 	st := sample.Stats{Samples: 50, CPUMean: 100 * obs.TargetCPU * budget, CPUMax: 140 * obs.TargetCPU * budget,
 		RSSMeanMB: m.rssMean * noise(), RSSPeakMB: m.rssPeak * noise()}
-	obs.Target = st
+	obs.Target = &st
 	s := p.Search
 	res, _ := peak.Search(context.Background(), peak.Config{Start: s.StartPerVCPU * budget, Max: s.MaxRate, Growth: s.Growth,
 		Precision: s.Precision, MaxSteps: s.MaxSteps, Criteria: peak.Criteria{SLOP95: s.SLOP95.D(), MinSuccess: s.MinSuccess,
