@@ -42,10 +42,10 @@ func burn() {
 	}
 }
 
-func startBurner(t *testing.T) int32 {
+// startGroup starts cmd in a process group of its own and kills the whole
+// group at cleanup.
+func startGroup(t *testing.T, cmd *exec.Cmd) int32 {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SAMPLE_TEST_BURN=1", "GOMAXPROCS=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -55,6 +55,13 @@ func startBurner(t *testing.T) int32 {
 		_ = cmd.Wait()
 	})
 	return int32(cmd.Process.Pid)
+}
+
+func startBurner(t *testing.T) int32 {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SAMPLE_TEST_BURN=1", "GOMAXPROCS=1")
+	return startGroup(t, cmd)
 }
 
 func TestSamplerMeasuresKnownLoad(t *testing.T) {
@@ -91,23 +98,15 @@ func TestSamplerMeasuresKnownLoad(t *testing.T) {
 
 func TestTreeFindsChildren(t *testing.T) {
 	// sh forks a sleep: the tree must list both.
-	cmd := exec.Command("sh", "-c", "sleep 30 & wait")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
+	sh := startGroup(t, exec.Command("sh", "-c", "sleep 30 & wait"))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		pids, _ := Tree(int32(cmd.Process.Pid))()
+		pids, _ := Tree(sh)()
 		if len(pids) == 2 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("tree of %d = %v, want the shell and its sleep", cmd.Process.Pid, pids)
+			t.Fatalf("tree of %d = %v, want the shell and its sleep", sh, pids)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
