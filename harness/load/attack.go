@@ -3,10 +3,9 @@ package load
 import (
 	"context"
 	"fmt"
-	"math"
-	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -21,6 +20,8 @@ type Config struct {
 	MaxWorkers  int
 	Connections int
 	Timeout     time.Duration
+	// Spin is the busy-wait policy (see SpinPolicy); nil parks between hits.
+	Spin *SpinPolicy
 	// Progress, if set, is called about twice a second with the step so far.
 	Progress func(Step)
 }
@@ -41,6 +42,16 @@ type Step struct {
 	CODiverges bool           `json:"co_diverges"`
 	Codes      map[string]int `json:"status_codes"`
 	Errors     []string       `json:"errors,omitempty"`
+	// Lateness is how late the pacer's timer woke (ms), before it spun to
+	// the due instant: what the loader's clock would have added.
+	LatenessP50 float64 `json:"pacer_lateness_p50_ms"`
+	LatenessP95 float64 `json:"pacer_lateness_p95_ms"`
+	// SpinS is the time the loader spent busy-waiting for precision (s).
+	SpinS float64 `json:"loader_spin_s"`
+	// Connections is the most connections open at once.
+	Connections int `json:"connections"`
+	// Dropped counts latencies above the histogram's range (2 min).
+	Dropped uint64 `json:"latency_dropped,omitempty"`
 }
 
 // Latency is a latency distribution summary in ms.
@@ -53,100 +64,138 @@ type Latency struct {
 }
 
 // A step is flagged as hiding queueing behind a late loader when corrected
-// p95 exceeds vegeta's by more than coThreshold and by more than coFloor:
-// an idle loader wakes about a millisecond late (measured here: corrected
-// p95 1.0 ms above vegeta's at 200 req/s against an instant server; timer
-// granularity), which the relative rule alone would flag at every light
-// step against a sub-millisecond server.
+// p95 exceeds vegeta's by more than coThreshold and by more than coFloor.
+// The floor keeps a sub-millisecond target's light steps from being flagged
+// for a few tens of µs of scheduling.
 const (
 	coThreshold = 0.10
 	coFloor     = 2 * time.Millisecond
 )
 
 // Attack runs one constant-rate attack against mix and folds every result
-// into metrics as it arrives; results are never kept.
+// into histograms as it arrives; results are never kept.
 func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	if cfg.Rate <= 0 || cfg.Duration <= 0 {
 		return Step{}, fmt.Errorf("attack needs a positive rate and duration, got %g req/s for %s", cfg.Rate, cfg.Duration)
 	}
-	// v12's Attacker cannot be reused after an attack: one per step. It
-	// gets a transport of ours so the step's keep-alive connections can be
-	// closed when it ends: otherwise every step leaves its connections open
-	// and the target ends a peak search holding thousands of them, which
-	// shows up in its RSS. No proxy from the environment: loopback only.
-	transport := &http.Transport{
-		DialContext: (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-	}
-	defer transport.CloseIdleConnections()
+	// v12's Attacker cannot be reused after an attack: one per step, over
+	// the loader's own transport (see Transport). The client goes last:
+	// vegeta's options that assume an *http.Transport would otherwise
+	// configure one we do not use. No client timeout: it would arm a timer
+	// per request; the transport's deadline does that job.
+	pacer := NewPacer(cfg.Rate, cfg.Spin)
+	defer pacer.Close()
+	tr := &Transport{MaxConns: cfg.Connections, Timeout: cfg.Timeout, Spin: pacer.Spin}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	atk := vegeta.NewAttacker(
-		vegeta.Client(&http.Client{Transport: transport}),
 		vegeta.Workers(uint64(cfg.Workers)),
 		vegeta.MaxWorkers(uint64(cfg.MaxWorkers)),
-		vegeta.Connections(cfg.Connections),
-		vegeta.MaxConnections(cfg.Connections),
-		vegeta.KeepAlive(true),
-		vegeta.Timeout(cfg.Timeout),
 		vegeta.MaxBody(0), // bodies are drained, not kept: correctness is `harness verify`'s job
-		vegeta.Redirects(vegeta.NoFollow),
+		vegeta.Client(client),
 	)
-	pacer := vegeta.ConstantPacer{Freq: int(math.Round(cfg.Rate)), Per: time.Second}
-	// The pacer's schedule: hit n (from 0) is due at (n+1) intervals of
-	// Per/Freq whole nanoseconds after the attack began.
-	interval := time.Duration(pacer.Per.Nanoseconds() / int64(pacer.Freq))
-
-	corrected := hdrhistogram.New(1, int64(2*time.Minute/time.Microsecond), 3)
-	var metrics vegeta.Metrics
-	codes := map[string]int{}
-	errs := map[string]int{}
 
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 
-	// vegeta's own clock starts inside Attack, a few µs after this; the
-	// correction is therefore at worst a few µs pessimistic.
-	began := time.Now()
-	lastProgress := began
+	var tally tally
+	tally.init()
+	lastProgress := time.Now()
 	for res := range atk.Attack(mix.Targeter(), pacer, cfg.Duration, "") {
-		metrics.Add(res)
-		intended := began.Add(time.Duration(res.Seq+1) * interval)
-		lat := max(res.Timestamp.Add(res.Latency).Sub(intended), res.Latency)
-		_ = corrected.RecordValue(max(1, lat.Microseconds()))
-		codes[fmt.Sprint(res.Code)]++
-		if res.Error != "" {
-			errs[res.Error]++
-		}
+		tally.add(res, pacer.Intended(res.Seq))
 		if cfg.Progress != nil && time.Since(lastProgress) > 500*time.Millisecond {
 			lastProgress = time.Now()
-			elapsed := time.Since(began).Seconds()
-			cfg.Progress(Step{Offered: cfg.Rate, Achieved: float64(corrected.TotalCount()) / elapsed,
-				Requests: uint64(corrected.TotalCount()), Corrected: summarize(corrected)})
+			tally.conns = max(tally.conns, tr.OpenConns())
+			cfg.Progress(tally.progress(cfg.Rate, pacer.Began()))
 		}
 	}
-	metrics.Close()
+	tally.conns = max(tally.conns, tr.OpenConns())
 
-	st := Step{
-		Offered:    cfg.Rate,
-		Achieved:   metrics.Rate,
-		Throughput: metrics.Throughput,
-		Requests:   metrics.Requests,
-		Success:    metrics.Success,
-		Duration:   metrics.Duration.Seconds(),
-		Vegeta: Latency{P50: ms(metrics.Latencies.P50), P95: ms(metrics.Latencies.P95), P99: ms(metrics.Latencies.P99),
-			Max: ms(metrics.Latencies.Max), Mean: ms(metrics.Latencies.Mean)},
-		Corrected: summarize(corrected),
-		Codes:     codes,
-		Errors:    topErrors(errs, 5),
+	st := tally.step(cfg.Rate)
+	lp50, lp95 := pacer.Lateness()
+	st.LatenessP50, st.LatenessP95 = ms(lp50), ms(lp95)
+	st.SpinS = pacer.Spin.Spent().Seconds()
+	if ctx.Err() != nil {
+		return st, ctx.Err()
+	}
+	if st.Requests == 0 {
+		return st, fmt.Errorf("no request was sent")
+	}
+	return st, nil
+}
+
+// tally folds results into what a Step reports, with vegeta's definitions
+// of rate (requests over the span of send times) and throughput (successes
+// over that span plus the last request's latency).
+type tally struct {
+	vegeta, corrected *hdrhistogram.Histogram
+	requests, success uint64
+	dropped           uint64
+	first, last, end  time.Time
+	codes             map[uint16]int
+	errs              map[string]int
+	conns             int
+}
+
+func (t *tally) init() {
+	t.vegeta = hdrhistogram.New(1, int64(2*time.Minute/time.Microsecond), 3)
+	t.corrected = hdrhistogram.New(1, int64(2*time.Minute/time.Microsecond), 3)
+	t.codes, t.errs = map[uint16]int{}, map[string]int{}
+}
+
+func (t *tally) add(res *vegeta.Result, intended time.Time) {
+	t.requests++
+	if t.first.IsZero() || res.Timestamp.Before(t.first) {
+		t.first = res.Timestamp
+	}
+	if res.Timestamp.After(t.last) {
+		t.last = res.Timestamp
+	}
+	done := res.Timestamp.Add(res.Latency)
+	if done.After(t.end) {
+		t.end = done
+	}
+	lat := max(done.Sub(intended), res.Latency)
+	if t.vegeta.RecordValue(max(1, res.Latency.Microseconds())) != nil {
+		t.dropped++
+	}
+	if t.corrected.RecordValue(max(1, lat.Microseconds())) != nil {
+		t.dropped++
+	}
+	t.codes[res.Code]++
+	if res.Error != "" {
+		t.errs[res.Error]++
+	} else if res.Code >= 200 && res.Code < 400 {
+		t.success++
+	}
+}
+
+func (t *tally) progress(rate float64, began time.Time) Step {
+	elapsed := time.Since(began).Seconds()
+	return Step{Offered: rate, Achieved: float64(t.requests) / elapsed, Requests: t.requests, Corrected: summarize(t.corrected)}
+}
+
+func (t *tally) step(rate float64) Step {
+	st := Step{Offered: rate, Requests: t.requests, Vegeta: summarize(t.vegeta), Corrected: summarize(t.corrected),
+		Codes: map[string]int{}, Errors: topErrors(t.errs, 5), Connections: t.conns, Dropped: t.dropped}
+	for c, n := range t.codes {
+		st.Codes[strconv.Itoa(int(c))] = n
+	}
+	if t.requests > 0 {
+		st.Success = float64(t.success) / float64(t.requests)
+		span := t.last.Sub(t.first)
+		st.Duration = span.Seconds()
+		if span > 0 {
+			st.Achieved = float64(t.requests) / span.Seconds()
+		}
+		if wait := t.end.Sub(t.last); span+wait > 0 {
+			st.Throughput = float64(t.success) / (span + wait).Seconds()
+		}
 	}
 	if diff := st.Corrected.P95 - st.Vegeta.P95; st.Vegeta.P95 > 0 {
 		st.CODiverges = diff/st.Vegeta.P95 > coThreshold && diff > ms(coFloor)
 	}
-	if ctx.Err() != nil {
-		return st, ctx.Err()
-	}
-	if metrics.Requests == 0 {
-		return st, fmt.Errorf("no request was sent")
-	}
-	return st, nil
+	return st
 }
 
 func summarize(h *hdrhistogram.Histogram) Latency {

@@ -1,0 +1,256 @@
+package load
+
+import (
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Pacer is a constant-rate vegeta.Pacer whose hits leave on time. vegeta's
+// own pacer returns a wait that its attack loop passes to time.Sleep, and
+// Go's timers reach the kernel through epoll_wait with millisecond timeouts:
+// on this loader a hit due in 300 µs leaves up to 1 ms late, and since
+// latency is measured from the intended send time (as it must be, or a
+// loader that falls behind hides the target's queue), that lateness was
+// reported as the target's. This pacer waits inside Pace instead, on a
+// timerfd read through the netpoller (no rounding), set early by the
+// wake-up lateness it measures as it goes, and spins the rest.
+//
+// Hit n (from 0) is due at n intervals after the attack began; Intended
+// gives that instant for a result's sequence number.
+type Pacer struct {
+	Freq float64 // hits per second
+	Spin *spin   // nil: never spin, wake on the timer alone
+
+	interval time.Duration
+	began    time.Time
+	timer    *timerFD
+	margin   time.Duration   // current estimate of the timer's lateness (high quantile)
+	late     []time.Duration // the last 4096 wake-ups' lateness
+	wakes    int
+}
+
+// NewPacer paces freq hits per second, spinning as policy says (nil: never).
+func NewPacer(freq float64, policy *SpinPolicy) *Pacer {
+	return &Pacer{Freq: freq, Spin: newSpin(policy, freq), interval: time.Duration(float64(time.Second) / freq), margin: 50 * time.Microsecond}
+}
+
+// Pace implements vegeta.Pacer: it blocks until hit `hits` is due and
+// returns no wait, so vegeta's time.Sleep(0) is a no-op.
+func (p *Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	if p.began.IsZero() {
+		p.began = time.Now().Add(-elapsed)
+	}
+	due := p.began.Add(time.Duration(hits) * p.interval)
+	p.waitUntil(due)
+	return 0, false
+}
+
+// Rate implements vegeta.Pacer.
+func (p *Pacer) Rate(time.Duration) float64 { return p.Freq }
+
+// Interval is the time between two hits.
+func (p *Pacer) Interval() time.Duration { return p.interval }
+
+// Began is vegeta's attack start as Pace saw it; zero before the first hit.
+func (p *Pacer) Began() time.Time { return p.began }
+
+// Intended is when hit seq was due.
+func (p *Pacer) Intended(seq uint64) time.Time { return p.began.Add(time.Duration(seq) * p.interval) }
+
+// Close releases the timer.
+func (p *Pacer) Close() {
+	if p.timer != nil {
+		p.timer.close()
+	}
+}
+
+// Lateness is how late the timer woke (before any spin) at the 50th and
+// 95th percentiles of the last wake-ups: what a pacer without the early
+// wake would have added to every latency.
+func (p *Pacer) Lateness() (p50, p95 time.Duration) {
+	if len(p.late) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(p.late)
+	slices.Sort(s)
+	return s[len(s)/2], s[len(s)*95/100]
+}
+
+func (p *Pacer) waitUntil(due time.Time) {
+	spin := p.Spin != nil && p.Spin.allowed()
+	wake := due
+	if spin {
+		wake = due.Add(-p.margin)
+	}
+	if time.Until(wake) > 0 {
+		p.sleepUntil(wake)
+		late := time.Since(wake)
+		p.learn(late)
+	}
+	if !spin {
+		return
+	}
+	p.Spin.enter()
+	defer p.Spin.exit()
+	for time.Now().Before(due) {
+		if !p.Spin.allowed() {
+			break // the loader got busy: its goroutines need the netpoller
+		}
+		runtime.Gosched()
+	}
+}
+
+// learn tracks the 90th percentile of the timer's lateness by stochastic
+// approximation: up by 9 steps when a wake is later than the estimate,
+// down by 1 when it is not.
+func (p *Pacer) learn(late time.Duration) {
+	if len(p.late) < 4096 {
+		p.late = append(p.late, late)
+	} else {
+		p.late[p.wakes%4096] = late
+	}
+	p.wakes++
+	const step = time.Microsecond
+	if late > p.margin {
+		p.margin += 9 * step
+	} else {
+		p.margin -= step
+	}
+	p.margin = min(max(p.margin, 0), p.Spin.maxMargin())
+}
+
+func (p *Pacer) sleepUntil(t time.Time) {
+	if p.timer == nil {
+		var err error
+		if p.timer, err = newTimerFD(); err != nil {
+			p.timer = nil
+		}
+	}
+	if p.timer == nil || p.timer.waitUntil(t) != nil {
+		time.Sleep(time.Until(t))
+	}
+}
+
+// SpinPolicy is the loader's policy on busy-waiting. From idle, a CPU of
+// this kind of machine (a VM whose idle vCPU halts) takes 30-100 µs to run
+// a woken thread, and a loader that parks between hits adds that to every
+// latency it measures. At light rates, then, the pacer wakes early and
+// spins to the due instant, and a request polls its socket for the answer.
+// Spinning yields to every other goroutine and stops while more than
+// MaxInflight requests are out (the netpoller must then run, and the CPU
+// is awake anyway); above MaxRate it is off: the loader is busy enough that
+// its timers fire on time, and its CPU figure must be work, not waiting.
+type SpinPolicy struct {
+	MaxRate     float64       `yaml:"max_rate" json:"max_rate"`         // req/s; above it, never spin
+	ReadFor     time.Duration `yaml:"read_for" json:"read_for"`         // bounds one socket poll
+	MaxMargin   time.Duration `yaml:"max_margin" json:"max_margin"`     // bounds how early the pacer wakes
+	MaxInflight int32         `yaml:"max_inflight" json:"max_inflight"` // spin only while at most this many requests are out
+}
+
+// DefaultSpin is the policy a step uses unless told otherwise.
+func DefaultSpin() *SpinPolicy {
+	return &SpinPolicy{MaxRate: 2500, ReadFor: 2 * time.Millisecond, MaxMargin: 200 * time.Microsecond, MaxInflight: 2}
+}
+
+// spin is one attack's spinning state; nil when it does not spin.
+type spin struct {
+	SpinPolicy
+	inflight atomic.Int32
+
+	mu       sync.Mutex
+	spinners int       // goroutines spinning now
+	since    time.Time // when spinners became > 0
+	spent    time.Duration
+}
+
+// enter and exit bracket a spin. The time counted is the union of the
+// spins, not their sum: on one CPU two spinners take turns, and the CPU
+// they cost is the wall time during which at least one of them ran.
+func (s *spin) enter() {
+	s.mu.Lock()
+	if s.spinners == 0 {
+		s.since = time.Now()
+	}
+	s.spinners++
+	s.mu.Unlock()
+}
+
+func (s *spin) exit() {
+	s.mu.Lock()
+	if s.spinners--; s.spinners == 0 {
+		s.spent += time.Since(s.since)
+	}
+	s.mu.Unlock()
+}
+
+// newSpin returns the state for an attack at rate, or nil when the policy
+// says not to spin at that rate.
+func newSpin(p *SpinPolicy, rate float64) *spin {
+	if p == nil || rate > p.MaxRate {
+		return nil
+	}
+	return &spin{SpinPolicy: *p}
+}
+
+func (s *spin) allowed() bool { return s.inflight.Load() <= s.MaxInflight }
+
+func (s *spin) maxMargin() time.Duration {
+	if s == nil {
+		return 0
+	}
+	return s.MaxMargin
+}
+
+// Spent is the time spent spinning: CPU the loader used for precision, not
+// for work (an upper bound: other goroutines' work between two polls is in
+// it too).
+func (s *spin) Spent() time.Duration {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.spent
+}
+
+// timerFD is a one-shot CLOCK_MONOTONIC timerfd read through Go's
+// netpoller, which wakes as soon as the kernel's hrtimer fires.
+type timerFD struct {
+	fd   int
+	f    *os.File
+	buf  [8]byte
+	base time.Time // time.Now() at base mono
+	mono int64     // CLOCK_MONOTONIC ns at base
+}
+
+func newTimerFD() (*timerFD, error) {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	// Go's monotonic clock is CLOCK_MONOTONIC: the pair maps one onto the other.
+	return &timerFD{fd: fd, f: os.NewFile(uintptr(fd), "pacer-timerfd"), base: time.Now(), mono: ts.Nano()}, nil
+}
+
+func (t *timerFD) waitUntil(at time.Time) error {
+	abs := t.mono + int64(at.Sub(t.base))
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(abs)}
+	if err := unix.TimerfdSettime(t.fd, unix.TFD_TIMER_ABSTIME, &spec, nil); err != nil {
+		return err
+	}
+	_, err := t.f.Read(t.buf[:])
+	return err
+}
+
+func (t *timerFD) close() { _ = t.f.Close() }
