@@ -5,6 +5,9 @@
 # make bench REPEAT=3             measure each target 3 times: medians and spread
 # make report [RUN=results/<id>]  redo summary.md, charts/ and report.md from results.json
 # make nightly [BASELINE=<run>]   bench + report + compare against BASELINE (docs/nightly.md)
+# make bench CALIBRATE=0          skip the loader's calibration (README: How accurate is it)
+# make calibrate                  measure the loader against an instant reference server
+# make loader-bench               the loader beside wrk against the same reference server
 GO       ?= go
 TARGETS  ?=
 PROFILE  ?= quick
@@ -23,13 +26,18 @@ endif
 ifneq ($(DURATION),)
 BENCH_FLAGS += -duration $(DURATION)
 endif
+# CALIBRATE=0 skips the loader's calibration against the reference server.
+CALIBRATE ?= 1
+ifeq ($(CALIBRATE),0)
+BENCH_FLAGS += -calibrate=false
+endif
 # REPEAT=N measures each target N times; summaries report the median and spread.
 REPEAT   ?=
 ifneq ($(REPEAT),)
 BENCH_FLAGS += -repeat $(REPEAT)
 endif
 
-.PHONY: bench test verify setup targets clean $(HARNESS) docker-up docker-down docker-base docker-clean
+.PHONY: bench test verify setup targets clean $(HARNESS) docker-up docker-down docker-base docker-clean calibrate loader-bench
 
 # RUNTIME=docker starts a Docker engine first when none answers (and
 # leaves it running; make docker-down stops the one it started).
@@ -41,6 +49,17 @@ bench: $(HARNESS) $(if $(filter docker,$(RUNTIME)),docker-up)
 test:
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 -timeout 40m ./...
+
+# The instrument before the subject: the loader against an instant reference
+# server on the target's CPUs (what every bench does first), and beside wrk
+# (Debian's, installed when missing) against the same server.
+calibrate: $(HARNESS)
+	$(HARNESS) calibrate -profile $(PROFILE)
+
+loader-bench: $(HARNESS)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } \
+		|| { echo "loader-bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
+	$(HARNESS) loader-bench -profile $(PROFILE)
 
 setup: $(HARNESS)
 	$(HARNESS) setup

@@ -26,24 +26,32 @@ type Observer struct {
 
 	loader    *sample.Sampler
 	loaderCap float64
+	sentinel  *load.Sentinel
 }
 
-// StartObserver starts sampling the loader (this process) and returns an
-// Observer; Close stops it.
-func StartObserver(ctx context.Context, mix *load.Mix, lp scenario.Loader, target *sample.Sampler, budget float64, every time.Duration) *Observer {
+// StartObserver starts sampling the loader (this process) and its sentinel
+// (see load.Sentinel), and returns an Observer; Close stops them.
+func StartObserver(ctx context.Context, mix *load.Mix, lp scenario.Loader, target *sample.Sampler, budget float64, every time.Duration) (*Observer, error) {
 	self := int32(os.Getpid())
+	sent, err := load.StartSentinel()
+	if err != nil {
+		return nil, err
+	}
 	return &Observer{Mix: mix, Loader: lp, Target: target, Budget: budget,
 		loader:    sample.Start(ctx, sample.NewProcesses(func() ([]int32, error) { return []int32{self}, nil }), every),
-		loaderCap: cpuset.Capacity()}
+		loaderCap: cpuset.Capacity(), sentinel: sent}, nil
 }
 
-// Close stops the loader's sampler.
-func (o *Observer) Close() { o.loader.Stop() }
+// Close stops the loader's sampler and the sentinel.
+func (o *Observer) Close() {
+	o.loader.Stop()
+	_ = o.sentinel.Close()
+}
 
 // Observe offers rate for d.
 func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (peak.Observation, sample.Stats, error) {
 	cfg := load.Config{Rate: rate, Duration: d, Workers: o.Loader.Workers, MaxWorkers: o.Loader.MaxWorkers,
-		Connections: o.Loader.Connections, Timeout: o.Loader.Timeout.D()}
+		Connections: o.Loader.Connections, Timeout: o.Loader.Timeout.D(), Spin: SpinPolicy(o.Loader)}
 	if o.Live != nil && o.Target != nil {
 		cfg.Progress = func(s load.Step) {
 			if r, ok := o.Target.Last(); ok {
@@ -51,10 +59,19 @@ func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (
 			}
 		}
 	}
+	added := make(chan *load.Latency, 1)
+	go func() {
+		lat, err := o.sentinel.Measure(ctx, d)
+		if err != nil {
+			added <- nil
+			return
+		}
+		added <- &lat
+	}()
 	from := time.Now()
 	step, err := load.Attack(ctx, o.Mix, cfg)
 	to := time.Now()
-	obs := peak.Observation{Step: step, TargetCPU: -1}
+	obs := peak.Observation{Step: step, TargetCPU: -1, LoaderAdded: <-added}
 	ls := o.loader.Between(from, to)
 	obs.LoaderCPU = ls.CPUMean / 100 / o.loaderCap
 	var ts sample.Stats
@@ -64,4 +81,22 @@ func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (
 		obs.Target = &ts
 	}
 	return obs, ts, err
+}
+
+// SpinPolicy is the loader's busy-wait policy from the profile: spin at
+// rates up to spin_below_rps, never when it is zero.
+func SpinPolicy(lp scenario.Loader) *load.SpinPolicy {
+	if lp.SpinBelow <= 0 {
+		return nil
+	}
+	p := load.DefaultSpin()
+	p.MaxRate = lp.SpinBelow
+	return p
+}
+
+// Criteria are the profile's step criteria, with the loader's calibrated
+// capacity (0 when not calibrated) as the ceiling of a target's peak.
+func Criteria(s scenario.Search, capacity float64) peak.Criteria {
+	return peak.Criteria{SLOP95: s.SLOP95.D(), MinSuccess: s.MinSuccess, MinAchieved: s.MinAchieved,
+		LoaderGuard: s.LoaderCPUGuard, LoaderLatencyGuard: s.LoaderLatencyGuard, Capacity: capacity}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
@@ -40,6 +41,11 @@ type Options struct {
 	// Repeat is how many times each target's fixed-rate run and peak search
 	// are made (1 when zero), against the same server after one warm-up.
 	Repeat int
+	// Calibrate measures the loader against the instant reference server
+	// before the first target (package calibrate); HarnessExe is the
+	// binary whose `refserver` command serves it on the target's CPUs.
+	Calibrate  bool
+	HarnessExe string
 }
 
 // PlanFor sizes the CPU split of a profile to this machine.
@@ -75,11 +81,9 @@ func Run(ctx context.Context, o Options) (*results.Run, string, error) {
 // runWithPlan is Run with the CPU split decided: sized from the profile, or
 // an external server's CPUs, which are whatever it was started on.
 func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run, string, error) {
-	// The loader is this process: keep it off the target's CPUs.
-	if err := cpuset.PinSelf(plan.LoaderCPUs); err != nil {
-		return nil, "", fmt.Errorf("pin loader: %w", err)
+	if err := PinLoader(plan); err != nil {
+		return nil, "", err
 	}
-	goruntime.GOMAXPROCS(len(plan.LoaderCPUs))
 
 	dir := filepath.Join(o.ResultsDir, o.RunID)
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
@@ -91,11 +95,17 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 	if err := results.Write(dir, run); err != nil {
 		return nil, dir, err
 	}
+	if o.Calibrate {
+		calibrateLoader(ctx, o, plan, man)
+		if err := results.Write(dir, run); err != nil {
+			return run, dir, err
+		}
+	}
 	for _, m := range o.Targets {
 		if ctx.Err() != nil {
 			break
 		}
-		t := runTarget(ctx, o, plan, m, filepath.Join(dir, "logs", m.Name+".log"))
+		t := runTarget(ctx, o, plan, m, filepath.Join(dir, "logs", m.Name+".log"), man.LoaderCapacity())
 		run.Targets = append(run.Targets, t)
 		man.Toolchains[m.Name] = m.Versions(context.Background())
 		if err := results.Write(dir, run); err != nil {
@@ -113,7 +123,38 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 // errTargetExited cancels a step when the target dies under it.
 var errTargetExited = errors.New("target exited")
 
-func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Manifest, logPath string) (t results.Target) {
+// PinLoader keeps the loader, this process, off the target's CPUs, with
+// one scheduler thread per loader CPU.
+func PinLoader(plan cpuset.Plan) error {
+	if err := cpuset.PinSelf(plan.LoaderCPUs); err != nil {
+		return fmt.Errorf("pin loader: %w", err)
+	}
+	goruntime.GOMAXPROCS(len(plan.LoaderCPUs))
+	return nil
+}
+
+// CalibrationConfig is the calibration of the loader a profile implies:
+// its scenario, loader settings, fixed rate and step length.
+func CalibrationConfig(p *scenario.Profile, s *scenario.Scenario, plan cpuset.Plan, exe string, logf func(string, ...any)) calibrate.Config {
+	return calibrate.Config{Plan: plan, Scenario: s, Loader: p.Loader,
+		FixedRate: p.FixedRatePerVCPU * plan.Budget, FixedDuration: p.FixedDuration.D(), Step: p.Step.D(), MaxRate: p.Search.MaxRate,
+		AddedP95Limit: p.Loader.CapacityAddedP95.D(), Exe: exe, Logf: logf}
+}
+
+// calibrateLoader records the loader's calibration in the manifest; a
+// failed calibration is recorded and the run goes on without a capacity.
+func calibrateLoader(ctx context.Context, o Options, plan cpuset.Plan, man *results.Manifest) {
+	o.Progress.Logf("calibrate: the loader against an instant reference server on CPUs %s", cpuset.List(plan.TargetCPUs))
+	cal, err := calibrate.Run(ctx, CalibrationConfig(o.Profile, o.Scenario, plan, o.HarnessExe, o.Progress.Logf))
+	if err != nil {
+		man.CalibrationError = err.Error()
+		o.Progress.Logf("calibrate: FAILED: %v (peaks will not be capped by a loader capacity)", err)
+		return
+	}
+	man.Calibration = &cal
+}
+
+func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Manifest, logPath string, capacity float64) (t results.Target) {
 	p := o.Progress
 	parent := ctx
 	t = results.Target{Name: m.Name, Language: m.Language, Framework: m.Framework, Runtime: o.Runtime.Name(),
@@ -184,7 +225,10 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 	}
 	tsamp := sample.Start(ctx, inst.Usage(), every)
 	defer tsamp.Stop()
-	obsv := StartObserver(ctx, load.NewMix(inst.URL(), o.Scenario), o.Profile.Loader, tsamp, plan.Budget, every)
+	obsv, err := StartObserver(ctx, load.NewMix(inst.URL(), o.Scenario), o.Profile.Loader, tsamp, plan.Budget, every)
+	if err != nil {
+		return fail("%v", err)
+	}
 	defer obsv.Close()
 	phase := ""
 	obsv.Live = func(s load.Step, r sample.Reading) {
@@ -236,7 +280,7 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 		first := true
 		res, err := peak.Search(ctx, peak.Config{
 			Start: s.StartPerVCPU * plan.Budget, Max: s.MaxRate, Growth: s.Growth, Precision: s.Precision, MaxSteps: s.MaxSteps,
-			Criteria: peak.Criteria{SLOP95: s.SLOP95.D(), MinSuccess: s.MinSuccess, MinAchieved: s.MinAchieved, LoaderGuard: s.LoaderCPUGuard},
+			Criteria: Criteria(s, capacity),
 		}, func(ctx context.Context, rate float64) (peak.Observation, error) {
 			if !first {
 				cooldown()

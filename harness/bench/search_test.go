@@ -32,7 +32,10 @@ func searchConfig(start float64) peak.Config {
 func search(t *testing.T, url string, target *sample.Sampler, budget float64, cfg peak.Config, step time.Duration) peak.Result {
 	t.Helper()
 	ctx := context.Background()
-	obs := StartObserver(ctx, load.NewMix(url, jsonOnly), testLoader, target, budget, 100*time.Millisecond)
+	obs, err := StartObserver(ctx, load.NewMix(url, jsonOnly), testLoader, target, budget, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer obs.Close()
 	res, err := peak.Search(ctx, cfg, func(ctx context.Context, rate float64) (peak.Observation, error) {
 		o, _, err := obs.Observe(ctx, rate, step)

@@ -342,8 +342,11 @@ func (c *conn) writeRequest(req *http.Request) error {
 		b = append(b, "\r\n"...)
 	}
 	c.wbuf = b
-	_, err := c.nc.Write(b)
-	return err
+	if c.raw == nil {
+		_, err := c.nc.Write(b)
+		return err
+	}
+	return writeRaw(c.raw, b)
 }
 
 func appendAll(b []byte, r io.ReadCloser) ([]byte, error) {
@@ -491,24 +494,31 @@ type spinReader struct {
 }
 
 func (r *spinReader) Read(p []byte) (int, error) {
-	if s := r.spin; s != nil && r.c.raw != nil && s.allowed() {
+	if r.c.raw == nil {
+		return r.c.nc.Read(p)
+	}
+	if s := r.spin; s != nil && s.allowed() {
 		if n, err, ok := r.poll(p, s); ok {
 			return n, err
 		}
 	}
-	return r.c.nc.Read(p)
+	n, err := readRaw(r.c.raw, p)
+	if err == nil && n == 0 {
+		return 0, io.EOF
+	}
+	return n, err
 }
 
 // poll tries non-blocking reads until data arrives, the spin budget is
 // spent or the loader gets busy. ok is false when the caller should block.
 func (r *spinReader) poll(p []byte, s *spin) (n int, err error, ok bool) {
-	limit := time.Now().Add(s.ReadFor)
+	start := time.Now()
 	s.enter()
 	defer s.exit()
 	for {
 		var rerr error
 		cerr := r.c.raw.Read(func(fd uintptr) bool {
-			n, rerr = unix.Read(int(fd), p)
+			n, rerr = rawRead(fd, p)
 			return true
 		})
 		switch {
@@ -521,7 +531,7 @@ func (r *spinReader) poll(p []byte, s *spin) (n int, err error, ok bool) {
 		case rerr != unix.EAGAIN && rerr != unix.EINTR:
 			return 0, rerr, true
 		}
-		if !s.allowed() || time.Now().After(limit) {
+		if !s.keepReading(start, time.Now()) {
 			return 0, nil, false
 		}
 		runtime.Gosched()

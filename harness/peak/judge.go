@@ -4,6 +4,7 @@ package peak
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/benchharness/harness/harness/load"
@@ -21,6 +22,9 @@ type Observation struct {
 	TargetCPU float64 `json:"target_cpu"`
 	// Target is the target's CPU and memory over the step, if sampled.
 	Target *sample.Stats `json:"target_sample,omitempty"`
+	// LoaderAdded is the latency the loader itself added during the step,
+	// measured by the sentinel stream (load.Sentinel); nil if not measured.
+	LoaderAdded *load.Latency `json:"loader_added_ms,omitempty"`
 }
 
 // Criteria define a clean step.
@@ -31,6 +35,13 @@ type Criteria struct {
 	// LoaderGuard is the loader CPU fraction above which a failing step is
 	// blamed on the loader, not the target.
 	LoaderGuard float64
+	// LoaderLatencyGuard is the largest loader-added p95 (the sentinel's),
+	// as a fraction of SLOP95, at which a step may still be the target's.
+	// Zero disables the check.
+	LoaderLatencyGuard float64
+	// Capacity is the loader's calibrated capacity (req/s); a peak above it
+	// is never reported as the target's. Zero: not calibrated.
+	Capacity float64
 }
 
 // Verdict is a step judged against Criteria.
@@ -40,10 +51,12 @@ type Verdict struct {
 	Reason      string `json:"reason,omitempty"`
 }
 
-// Judge applies the criteria. A failing step is loader-bound when the loader
-// ran out of CPU, or when it could not keep the pace although the target
-// answered within the SLO with CPU to spare: in both cases a faster loader
-// might have found a higher peak, so the figure is only a lower bound.
+// Judge applies the criteria. A failing step counts as the target's only
+// if all three hold: the loader kept the pace (or fell behind only because
+// the target held its requests), its CPU stayed under the guard, and the
+// latency it added itself (the sentinel's) stayed small next to the SLO.
+// Otherwise a faster loader might have seen the step pass: the step is
+// loader-bound, and a peak it bounds is only a lower bound.
 func Judge(o Observation, c Criteria) Verdict {
 	s := o.Step
 	slo := float64(c.SLOP95) / float64(time.Millisecond)
@@ -56,23 +69,32 @@ func Judge(o Observation, c Criteria) Verdict {
 		reasons = append(reasons, fmt.Sprintf("achieved %.0f of %.0f req/s offered", s.Achieved, s.Offered))
 	}
 	if s.Corrected.P95 > slo {
-		reasons = append(reasons, fmt.Sprintf("p95 %.1f ms > SLO %.0f ms", s.Corrected.P95, slo))
+		reasons = append(reasons, fmt.Sprintf("p95 %.3g ms > SLO %.3g ms", s.Corrected.P95, slo))
+	}
+	if s.Dropped > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d latencies above the histogram's range", s.Dropped))
 	}
 	v := Verdict{Pass: len(reasons) == 0}
 	if v.Pass {
 		return v
 	}
-	v.Reason = reasons[0]
-	for _, r := range reasons[1:] {
-		v.Reason += "; " + r
-	}
-	switch {
-	case o.LoaderCPU >= c.LoaderGuard:
+	v.Reason = strings.Join(reasons, "; ")
+	if why := loaderLimit(o, c, paced, slo); why != "" {
 		v.LoaderBound = true
-		v.Reason += fmt.Sprintf("; loader CPU %.0f%% of its share", 100*o.LoaderCPU)
-	case !paced && o.TargetCPU >= 0 && o.TargetCPU < 0.5 && s.Vegeta.P95 <= slo:
-		v.LoaderBound = true
-		v.Reason += fmt.Sprintf("; loader fell behind while the target used %.0f%% of its vCPUs", 100*o.TargetCPU)
+		v.Reason += "; " + why
 	}
 	return v
+}
+
+// loaderLimit says why a failing step was the loader's, or "".
+func loaderLimit(o Observation, c Criteria, paced bool, slo float64) string {
+	switch {
+	case o.LoaderCPU >= c.LoaderGuard:
+		return fmt.Sprintf("loader CPU %.0f%% of its share", 100*o.LoaderCPU)
+	case c.LoaderLatencyGuard > 0 && o.LoaderAdded != nil && o.LoaderAdded.P95 > c.LoaderLatencyGuard*slo:
+		return fmt.Sprintf("the loader itself added %.2f ms at p95 (sentinel), over %.0f%% of the SLO", o.LoaderAdded.P95, 100*c.LoaderLatencyGuard)
+	case !paced && o.TargetCPU >= 0 && o.TargetCPU < 0.5 && o.Step.Vegeta.P95 <= slo:
+		return fmt.Sprintf("loader fell behind while the target used %.0f%% of its vCPUs", 100*o.TargetCPU)
+	}
+	return ""
 }

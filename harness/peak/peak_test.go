@@ -10,7 +10,17 @@ import (
 	"github.com/benchharness/harness/harness/load"
 )
 
-var crit = Criteria{SLOP95: 50 * time.Millisecond, MinSuccess: 0.999, MinAchieved: 0.98, LoaderGuard: 0.85}
+var crit = Criteria{SLOP95: 50 * time.Millisecond, MinSuccess: 0.999, MinAchieved: 0.98, LoaderGuard: 0.85, LoaderLatencyGuard: 0.1}
+
+func sentinel(o Observation, p95 float64) Observation {
+	o.LoaderAdded = &load.Latency{P95: p95}
+	return o
+}
+
+func dropped(o Observation) Observation {
+	o.Step.Dropped = 3
+	return o
+}
 
 func obs(offered, achieved, success, p95, vegetaP95, loader, target float64) Observation {
 	return Observation{Step: load.Step{Offered: offered, Achieved: achieved, Success: success,
@@ -30,6 +40,11 @@ func TestJudge(t *testing.T) {
 		{"loader out of CPU", obs(1000, 900, 1, 300, 3, 0.95, 0.3), false, true},
 		{"loader behind, target idle and fast", obs(1000, 900, 1, 90, 2, 0.6, 0.2), false, true},
 		{"unknown target CPU is not blamed on the loader", obs(1000, 900, 1, 90, 2, 0.6, -1), false, false},
+		// The loader stalled without burning CPU: its sentinel saw it.
+		{"loader queued inside itself", sentinel(obs(1000, 1000, 1, 80, 80, 0.3, 0.4), 40), false, true},
+		{"sentinel small: the target's", sentinel(obs(1000, 1000, 1, 80, 80, 0.3, 1), 0.2), false, false},
+		{"sentinel high on a passing step: still a pass", sentinel(obs(1000, 1000, 1, 20, 20, 0.3, 1), 15), true, false},
+		{"latency beyond the histogram", dropped(obs(1000, 1000, 1, 5, 5, 0.2, 0.5)), false, false},
 	}
 	for _, c := range cases {
 		v := Judge(c.o, crit)
@@ -129,5 +144,66 @@ func TestRampFailureIsConfirmed(t *testing.T) {
 	}
 	if res.Steps[1].Phase != "ramp" || res.Steps[2].Phase != "confirm" || !res.Steps[2].Verdict.Pass {
 		t.Fatalf("steps %+v", res.Steps[:3])
+	}
+}
+
+// When a ramp failure's confirm step disagrees with it about whose limit it
+// was, the confirm decides the label.
+func TestConfirmDecidesTheLabel(t *testing.T) {
+	cases := []struct {
+		name          string
+		first, second bool // loader-bound?
+		want          string
+	}{
+		{"target then loader", false, true, BoundLoader},
+		{"loader then target", true, false, BoundTarget},
+		{"target twice", false, false, BoundTarget},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			seen := 0
+			res, err := Search(context.Background(), Config{Start: 1000, Max: 1e6, Growth: 2, Precision: 0.05, MaxSteps: 20, Criteria: crit},
+				func(ctx context.Context, rate float64) (Observation, error) {
+					if rate < 2000 {
+						return obs(rate, rate, 1, 2, 2, 0.3, 0.5), nil
+					}
+					loaderBound := rate == 2000 && (seen == 0 && c.first || seen == 1 && c.second)
+					if rate == 2000 {
+						seen++
+					}
+					if loaderBound { // out of CPU
+						return obs(rate, rate*0.9, 1, 300, 3, 0.95, 0.3), nil
+					}
+					return obs(rate, rate, 1, 300, 300, 0.3, 1), nil // target saturated
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Bound != c.want {
+				t.Fatalf("bound %s (%s), want %s; steps %d", res.Bound, res.Note, c.want, len(res.Steps))
+			}
+		})
+	}
+}
+
+// A peak above the loader's calibrated capacity is never the target's.
+func TestPeakAboveCapacityIsTheLoaders(t *testing.T) {
+	c := crit
+	c.Capacity = 8000
+	var calls []float64
+	res, err := Search(context.Background(), Config{Start: 1000, Max: 1e6, Growth: 2, Precision: 0.02, MaxSteps: 20, Criteria: c},
+		simulated(12000, 1e6, &calls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bound != BoundLoader || res.Peak < 11000 {
+		t.Fatalf("peak %.0f bound %s (%s), want ~12000 labelled loader", res.Peak, res.Bound, res.Note)
+	}
+	c.Capacity = 20000
+	calls = nil
+	res, _ = Search(context.Background(), Config{Start: 1000, Max: 1e6, Growth: 2, Precision: 0.02, MaxSteps: 20, Criteria: c},
+		simulated(12000, 1e6, &calls))
+	if res.Bound != BoundTarget {
+		t.Fatalf("peak %.0f under a 20000 capacity: bound %s, want target", res.Peak, res.Bound)
 	}
 }

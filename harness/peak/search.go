@@ -68,7 +68,9 @@ func Search(ctx context.Context, cfg Config, probe Probe) (Result, error) {
 			if rate > lo {
 				lo, loLoader = rate, obs.LoaderCPU
 			}
-		} else if rate < hi {
+		} else if rate <= hi {
+			// <=: a confirm step at the same rate replaces the first
+			// step's verdict, so the confirm decides the label.
 			hi, hiVerdict = rate, v
 		}
 		return v, nil
@@ -95,6 +97,9 @@ func Search(ctx context.Context, cfg Config, probe Probe) (Result, error) {
 		case loLoader >= cfg.Criteria.LoaderGuard:
 			res.Bound = BoundLoader
 			res.Note = fmt.Sprintf("the loader was at %.0f%% of its CPU at the peak", 100*loLoader)
+		case cfg.Criteria.Capacity > 0 && lo > cfg.Criteria.Capacity:
+			res.Bound = BoundLoader
+			res.Note = fmt.Sprintf("%.0f req/s is above the loader's calibrated capacity of %.0f req/s: not the target's figure", lo, cfg.Criteria.Capacity)
 		default:
 			res.Bound = BoundTarget
 			res.Note = fmt.Sprintf("%.0f req/s failed: %s", hi, hiVerdict.Reason)

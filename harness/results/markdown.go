@@ -21,9 +21,10 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	if m.Interrupted {
 		b.WriteString("**Interrupted: the figures below are what was measured before the run was stopped.**\n\n")
 	}
+	writeInstrument(&b, m)
 	fixedPerVCPU := m.Profile.FixedRatePerVCPU
-	b.WriteString("| target | status | peak req/s | bound | peak / vCPU | article peak / vCPU | p95 ms @ fixed | article p95 ms | CPU % | article CPU % | RSS mean / peak MB | article MB |\n")
-	b.WriteString("|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| target | status | peak req/s | bound | peak / vCPU | article peak / vCPU | p95 ms @ fixed | of which loader ≤ | article p95 ms | CPU % | article CPU % | RSS mean / peak MB | article MB |\n")
+	b.WriteString("|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, t := range run.Targets {
 		r := SummaryRow(t)
 		art := func(v float64, format string) string {
@@ -41,7 +42,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 			}
 		}
 		if r.Status != StatusOK {
-			fmt.Fprintf(&b, "| %s | %s | – | %s | – | %s | – | %s | – | %s | – | %s |\n", r.Target, r.Status, dash(r.PeakBound),
+			fmt.Fprintf(&b, "| %s | %s | – | %s | – | %s | – | – | %s | – | %s | – | %s |\n", r.Target, r.Status, dash(r.PeakBound),
 				art(artPeak, "%.0f"), art(a.P95MS, "%.0f"), art(a.CPUPct, "%.0f"), art(a.RSSMB, "%.0f"))
 			continue
 		}
@@ -49,13 +50,18 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 		if r.PeakBound == "loader" {
 			peakCell = "≥ " + peakCell
 		}
-		fmt.Fprintf(&b, "| %s | ok | %s | %s | %.0f | %s | %.2f | %s | %.0f | %s | %.0f / %.0f | %s |\n", r.Target, peakCell, r.PeakBound,
-			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, art(a.P95MS, "%.0f"), r.CPUPct, art(a.CPUPct, "%.0f"),
+		loaderCell := "–"
+		if r.LoaderAddedP95 >= 0 {
+			loaderCell = fmt.Sprintf("%.2f", r.LoaderAddedP95)
+		}
+		fmt.Fprintf(&b, "| %s | ok | %s | %s | %.0f | %s | %.2f | %s | %s | %.0f | %s | %.0f / %.0f | %s |\n", r.Target, peakCell, r.PeakBound,
+			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, loaderCell, art(a.P95MS, "%.0f"), r.CPUPct, art(a.CPUPct, "%.0f"),
 			r.RSSMeanMB, r.RSSPeakMB, art(a.RSSMB, "%.0f"))
 	}
 	fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU (the article's 10,000 req/s on 8 vCPUs), so p95 and CPU %% compare directly; "+
 		"latencies are measured from each request's intended send time. CPU %% is of the target's vCPU budget. ", fixedPerVCPU)
 	b.WriteString("A peak marked `≥` was capped by the loader, not the target: it is a lower bound. ")
+	b.WriteString("\"Of which loader ≤\" is the latency the loader added itself during the fixed run (its sentinel's p95, an upper bound on its share of the p95 beside it). ")
 	b.WriteString("Memory is the RSS of the target's whole process tree and is not normalised.\n")
 	if m.Reference != nil {
 		fmt.Fprintf(&b, "\nArticle figures: %s (%.0f vCPUs).\n", m.Reference.Source, m.Reference.VCPUs)
@@ -83,6 +89,37 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeInstrument says what the loader measured of itself, so that every
+// figure below has an owner: the target's, the loader's or the machine's.
+func writeInstrument(b *strings.Builder, m *Manifest) {
+	b.WriteString("## The instrument\n\n")
+	c := m.Calibration
+	if c == nil {
+		if m.CalibrationError != "" {
+			fmt.Fprintf(b, "**The loader's calibration failed (%s): peaks are not capped by a measured loader capacity.**\n\n", m.CalibrationError)
+		} else {
+			b.WriteString("**The loader was not calibrated in this run (skipped): its capacity is unknown, so a peak may be the loader's even when labelled `target`.**\n\n")
+		}
+		return
+	}
+	fmt.Fprintf(b, "Before the targets, the loader was measured against an instant reference server (%s). "+
+		"At the fixed %.0f req/s it adds p50 %.3f / p95 %.3f / p99 %.3f ms and uses %.1f%% of a core (%.1f%% of it busy-waiting for precision). "+
+		"Its capacity, the highest rate at which it kept the pace and added at most %.2f ms at p95, is **%.0f req/s** (%s), at %.1f µs of CPU per request. "+
+		"A peak above it is never reported as a target's.\n\n",
+		c.Server, c.FixedRate, c.Added.P50, c.Added.P95, c.Added.P99, c.FixedCPUPct, c.FixedSpinPct,
+		c.AddedP95Limit, c.Capacity, capacityWord(c.CapacityBound), c.CPUPerRequestUS)
+	b.WriteString("Owners: a peak labelled `target` is the target's; `≥` (loader) is the loader's limit, a lower bound for the target; " +
+		"p95 is the target's plus at most the loader's share shown beside it; CPU % and memory are the target's, read from its cgroup and process tree; " +
+		"run-to-run spread on a shared VM is the machine's.\n\n")
+}
+
+func capacityWord(bound string) string {
+	if bound == "cap" {
+		return "every rate passed up to the search's cap: a lower bound"
+	}
+	return "the next rate failed"
 }
 
 // writeRepetitions adds the spread over repetitions, when the run has any:

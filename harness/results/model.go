@@ -6,6 +6,7 @@ package results
 import (
 	"time"
 
+	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
@@ -48,6 +49,19 @@ type Manifest struct {
 	End         time.Time                    `json:"end"`
 	Interrupted bool                         `json:"interrupted"`
 	Reference   *scenario.Reference          `json:"reference,omitempty"`
+	// Calibration is the loader measured against the instant reference
+	// server before the targets (package calibrate); nil when skipped.
+	Calibration *calibrate.Result `json:"calibration,omitempty"`
+	// CalibrationError says why a calibration that was asked for failed.
+	CalibrationError string `json:"calibration_error,omitempty"`
+}
+
+// LoaderCapacity is the calibrated capacity, 0 when there is none.
+func (m *Manifest) LoaderCapacity() float64 {
+	if m == nil || m.Calibration == nil {
+		return 0
+	}
+	return m.Calibration.Capacity
 }
 
 // Fixed is the fixed-rate run: the article's "serving 10K req/s" figures.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/scenario"
@@ -16,12 +17,15 @@ func fixture() *Run {
 		{Target: "chi", PeakRPS: 38000, P95MS: 9, RSSMB: 95, CPUPct: 38}}}
 	row, _ := ref.Row("chi")
 	fixed := &Fixed{Observation: peak.Observation{Step: load.Step{Offered: 417, Success: 1,
-		Corrected: load.Latency{P50: 0.5, P95: 1.25, P99: 2}, Vegeta: load.Latency{P95: 1.0}}, LoaderCPU: 0.2},
+		Corrected: load.Latency{P50: 0.5, P95: 1.25, P99: 2}, Vegeta: load.Latency{P95: 1.0}}, LoaderCPU: 0.2,
+		LoaderAdded: &load.Latency{P95: 0.18}},
 		CPUPct: 40}
 	fixed.Sample.RSSMeanMB = 12
 	return &Run{
 		Manifest: &Manifest{RunID: "r1", Profile: &scenario.Profile{Name: "quick", FixedRatePerVCPU: 1250},
-			Scenario: &scenario.Scenario{Name: "api"}, Runtime: "local", VCPUs: 1.0 / 3, Reference: ref},
+			Scenario: &scenario.Scenario{Name: "api"}, Runtime: "local", VCPUs: 1.0 / 3, Reference: ref,
+			Calibration: &calibrate.Result{Server: "busy-polling", FixedRate: 417, Added: load.Latency{P50: 0.02, P95: 0.06, P99: 0.09},
+				Capacity: 21000, CapacityBound: peak.BoundLoader, AddedP95Limit: 0.2}},
 		Targets: []Target{
 			{Name: "chi", Status: StatusOK, Runtime: "local", VCPUs: 1.0 / 3, Fixed: fixed, RSSPeakMB: 14, Article: &row,
 				Peak: &peak.Result{Peak: 9000, Bound: peak.BoundLoader, Note: "loader at 90%"}},
@@ -47,8 +51,19 @@ func TestCSVKeepsTheContractColumnsFirst(t *testing.T) {
 	if chi != "chi,ok,0.333,9000,loader,417,0.500,1.250,2.000,1.00000,40.0,12.0,14.0" {
 		t.Fatalf("chi row %s", chi)
 	}
-	if recs[2][1] != "skipped" || recs[2][4] != "" || recs[2][len(recs[2])-1] != "deps not fetched" {
+	col := map[string]int{}
+	for i, name := range recs[0] {
+		col[name] = i
+	}
+	if recs[2][1] != "skipped" || recs[2][4] != "" || recs[2][col["reason"]] != "deps not fetched" {
 		t.Fatalf("phoenix row %v", recs[2])
+	}
+	// The loader's share and capacity: measured figures, or empty cells.
+	if got := recs[1][col["loader_added_p95_ms"]] + "," + recs[1][col["loader_capacity_rps"]]; got != "0.180,21000" {
+		t.Fatalf("chi loader columns %q, want 0.180,21000", got)
+	}
+	if got := recs[2][col["loader_added_p95_ms"]]; got != "" {
+		t.Fatalf("phoenix loader_added_p95_ms %q, want empty", got)
 	}
 }
 
@@ -59,13 +74,34 @@ func TestMarkdownSetsArticleBesideMeasured(t *testing.T) {
 	}
 	md := b.String()
 	for _, want := range []string{
-		"| chi | ok | ≥ 9000 | loader | 27000 | 4750 | 1.25 | 9 | 40 | 38 | 12 / 14 | 95 |",
+		"| chi | ok | ≥ 9000 | loader | 27000 | 4750 | 1.25 | 0.18 | 9 | 40 | 38 | 12 / 14 | 95 |",
+		"## The instrument",
+		"adds p50 0.020 / p95 0.060 / p99 0.090 ms",
+		"is **21000 req/s** (the next rate failed)",
 		"| phoenix | skipped |",
 		"**phoenix** skipped: deps not fetched — fix: `mix deps.get`",
 		"**chi** peak (loader): loader at 90%",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary.md lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// A run without a calibration says so in bold, and why when it failed.
+func TestMarkdownSaysWhenTheLoaderWasNotCalibrated(t *testing.T) {
+	for _, c := range []struct{ err, want string }{
+		{"", "**The loader was not calibrated in this run"},
+		{"reference server: no such file", "**The loader's calibration failed (reference server: no such file)"},
+	} {
+		run := fixture()
+		run.Manifest.Calibration, run.Manifest.CalibrationError = nil, c.err
+		var b bytes.Buffer
+		if err := WriteMarkdown(&b, run); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("summary.md lacks %q:\n%s", c.want, b.String())
 		}
 	}
 }

@@ -12,23 +12,26 @@ import (
 // Row is one target's line of summary.csv. The latency columns are the
 // fixed-rate run's, measured from each request's intended send time.
 type Row struct {
-	Target     string
-	Status     string
-	Runtime    string
-	VCPUs      float64
-	PeakRPS    float64
-	PeakBound  string
-	FixedRPS   float64
-	P50, P95   float64
-	P99        float64
-	VegetaP95  float64
-	Success    float64
-	CPUPct     float64
-	RSSMeanMB  float64
-	RSSPeakMB  float64
-	LoaderCPU  float64
-	CODiverges bool
-	Reason     string
+	Target    string
+	Status    string
+	Runtime   string
+	VCPUs     float64
+	PeakRPS   float64
+	PeakBound string
+	FixedRPS  float64
+	P50, P95  float64
+	P99       float64
+	VegetaP95 float64
+	Success   float64
+	CPUPct    float64
+	RSSMeanMB float64
+	RSSPeakMB float64
+	LoaderCPU float64
+	// LoaderAddedP95 is the latency the loader added itself during the
+	// fixed run (its sentinel's p95, ms); -1 when not measured.
+	LoaderAddedP95 float64
+	CODiverges     bool
+	Reason         string
 	// Repeats is how many repetitions the figures are the median of.
 	Repeats int
 }
@@ -56,6 +59,10 @@ func SummaryRow(t Target) Row {
 		r.VegetaP95, r.Success, r.CODiverges = s.Vegeta.P95, s.Success, s.CODiverges
 		r.CPUPct, r.RSSMeanMB, r.LoaderCPU = f.CPUPct, f.Sample.RSSMeanMB, 100*f.LoaderCPU
 	}
+	r.LoaderAddedP95 = -1
+	if t.Fixed != nil && t.Fixed.LoaderAdded != nil {
+		r.LoaderAddedP95 = t.Fixed.LoaderAdded.P95
+	}
 	r.Repeats = len(t.Repetitions())
 	if len(t.Repeats) > 1 {
 		// Each figure is its own median over the repetitions; peak_bound
@@ -78,7 +85,8 @@ func SummaryRow(t Target) Row {
 // contract of results/README.md; later columns may only be appended.
 var CSVHeader = []string{"target", "status", "vcpus", "peak_rps", "peak_bound", "fixed_rps", "p50_ms", "p95_ms", "p99_ms",
 	"success", "cpu_pct", "rss_mean_mb", "rss_peak_mb",
-	"runtime", "peak_rps_per_vcpu", "vegeta_p95_ms", "co_diverges", "loader_cpu_pct", "reason"}
+	"runtime", "peak_rps_per_vcpu", "vegeta_p95_ms", "co_diverges", "loader_cpu_pct", "reason",
+	"loader_added_p95_ms", "loader_capacity_rps"}
 
 // WriteCSV writes summary.csv.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -91,11 +99,20 @@ func WriteCSV(w io.Writer, run *Run) error {
 		r := SummaryRow(t)
 		rec := []string{r.Target, r.Status, f(r.VCPUs, 3), f(r.PeakRPS, 0), r.PeakBound, f(r.FixedRPS, 0),
 			f(r.P50, 3), f(r.P95, 3), f(r.P99, 3), f(r.Success, 5), f(r.CPUPct, 1), f(r.RSSMeanMB, 1), f(r.RSSPeakMB, 1),
-			r.Runtime, f(r.PeakPerVCPU(), 0), f(r.VegetaP95, 3), strconv.FormatBool(r.CODiverges), f(r.LoaderCPU, 1), r.Reason}
+			r.Runtime, f(r.PeakPerVCPU(), 0), f(r.VegetaP95, 3), strconv.FormatBool(r.CODiverges), f(r.LoaderCPU, 1), r.Reason,
+			optional(r.LoaderAddedP95, 3), optional(run.Manifest.LoaderCapacity(), 0)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write csv row %s: %w", r.Target, err)
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// optional formats v, or an empty cell when it was not measured (<= 0).
+func optional(v float64, prec int) string {
+	if v < 0 || v == 0 && prec == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
 }

@@ -50,6 +50,10 @@ type Search struct {
 	Precision      float64  `yaml:"precision" json:"precision"`
 	MaxSteps       int      `yaml:"max_steps" json:"max_steps"`
 	LoaderCPUGuard float64  `yaml:"loader_cpu_guard" json:"loader_cpu_guard"`
+	// LoaderLatencyGuard is the largest latency the loader may add itself
+	// (its sentinel's p95), as a fraction of slo_p95, for a failing step to
+	// be the target's.
+	LoaderLatencyGuard float64 `yaml:"loader_latency_guard" json:"loader_latency_guard"`
 }
 
 // Loader caps vegeta's concurrency: unlimited workers collapse a loader core
@@ -59,6 +63,13 @@ type Loader struct {
 	MaxWorkers  int      `yaml:"max_workers" json:"max_workers"`
 	Connections int      `yaml:"connections" json:"connections"`
 	Timeout     Duration `yaml:"timeout" json:"timeout"`
+	// SpinBelow is the rate (req/s) at or below which the loader
+	// busy-waits rather than sleeps, so that an idle CPU's wake-up delay is
+	// not counted as the target's latency (load.SpinPolicy); 0 never spins.
+	SpinBelow float64 `yaml:"spin_below_rps" json:"spin_below_rps"`
+	// CapacityAddedP95 defines the loader's calibrated capacity: the
+	// highest rate at which it adds at most this much latency at p95.
+	CapacityAddedP95 Duration `yaml:"capacity_added_p95" json:"capacity_added_p95"`
 }
 
 // LoadProfile reads scenarios/profiles/<name>.yaml below dir.
@@ -68,8 +79,10 @@ func LoadProfile(dir, name string) (*Profile, error) {
 		Budget: "auto", LoaderRatio: 3, QuotaPeriod: Duration(10 * time.Millisecond),
 		Cooldown: Duration(time.Second), FixedRatePerVCPU: 1250,
 		Search: Search{SLOP95: Duration(50 * time.Millisecond), MinSuccess: 0.999, MinAchieved: 0.98,
-			StartPerVCPU: 2000, MaxRate: 200000, Growth: 2, Precision: 0.05, MaxSteps: 12, LoaderCPUGuard: 0.85},
-		Loader: Loader{Workers: 16, MaxWorkers: 512, Connections: 512, Timeout: Duration(5 * time.Second)},
+			StartPerVCPU: 2000, MaxRate: 200000, Growth: 2, Precision: 0.05, MaxSteps: 12, LoaderCPUGuard: 0.85,
+			LoaderLatencyGuard: 0.1},
+		Loader: Loader{Workers: 16, MaxWorkers: 512, Connections: 512, Timeout: Duration(5 * time.Second), SpinBelow: 2500,
+			CapacityAddedP95: Duration(200 * time.Microsecond)},
 	}
 	if err := decodeFile(path, &p); err != nil {
 		return nil, err
@@ -98,7 +111,8 @@ func (p *Profile) validate(path string) error {
 	for _, d := range []struct {
 		name string
 		v    Duration
-	}{{"step", p.Step}, {"fixed_duration", p.FixedDuration}, {"search.slo_p95", p.Search.SLOP95}, {"loader.timeout", p.Loader.Timeout}} {
+	}{{"step", p.Step}, {"fixed_duration", p.FixedDuration}, {"search.slo_p95", p.Search.SLOP95}, {"loader.timeout", p.Loader.Timeout},
+		{"loader.capacity_added_p95", p.Loader.CapacityAddedP95}} {
 		if d.v <= 0 {
 			return fe(d.name, "must be a positive duration, got %s", d.v.D())
 		}
@@ -128,6 +142,10 @@ func (p *Profile) validate(path string) error {
 		return fe("loader.workers", "need 1 <= workers <= max_workers")
 	case p.Loader.Connections < 1:
 		return fe("loader.connections", "must be positive")
+	case p.Loader.SpinBelow < 0:
+		return fe("loader.spin_below_rps", "must not be negative (0 never spins)")
+	case p.Search.LoaderLatencyGuard < 0 || p.Search.LoaderLatencyGuard >= 1:
+		return fe("search.loader_latency_guard", "must be in [0,1), got %g", p.Search.LoaderLatencyGuard)
 	}
 	return nil
 }

@@ -33,6 +33,9 @@ commands:
   setup      install the missing Debian toolchain packages of every target (root)
   report     regenerate summary.md, charts/ and report.md of a run from its results.json
   compare    compare two runs per target and figure; exit 1 on a significant regression
+  calibrate  measure the loader against an instant reference server (what every bench does first)
+  loader-bench  the loader beside wrk against the same instant reference server
+  refserver  an instant HTTP server for calibrating the loader (used by calibrate)
 `
 
 func main() {
@@ -60,6 +63,12 @@ func main() {
 		err = reportCmd(os.Args[2:])
 	case "compare":
 		err = compareCmd(os.Args[2:])
+	case "loader-bench":
+		err = loaderBenchCmd(ctx, os.Args[2:])
+	case "calibrate":
+		err = calibrateCmd(ctx, os.Args[2:])
+	case "refserver":
+		err = refserverCmd(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
@@ -83,6 +92,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	install := fs.Bool("install-missing", false, "install missing Debian toolchain packages (root only)")
 	out := fs.String("results", "", "results directory (default: <root>/results)")
 	repeat := fs.Int("repeat", 1, "measure each target this many times (fixed run + peak search); figures are medians")
+	calibrate := fs.Bool("calibrate", true, "first measure the loader against an instant reference server (harness calibrate)")
 	_ = fs.Parse(args)
 	if *repeat < 1 {
 		return fmt.Errorf("-repeat %d: want at least 1", *repeat)
@@ -112,10 +122,14 @@ func benchCmd(ctx context.Context, args []string) error {
 	if *out == "" {
 		*out = filepath.Join(*root, "results")
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the harness binary (the calibration's reference server): %w", err)
+	}
 	run, dir, err := bench.Run(ctx, bench.Options{
 		Targets: sel, Profile: p, Scenario: s, Reference: ref, Runtime: runt, ResultsDir: *out,
 		RunID: time.Now().UTC().Format("20060102-150405") + "-" + p.Name, Command: os.Args, Progress: bench.NewProgress(os.Stderr),
-		Repeat: *repeat,
+		Repeat: *repeat, Calibrate: *calibrate, HarnessExe: exe,
 	})
 	if dir != "" {
 		if md, rerr := os.ReadFile(filepath.Join(dir, "summary.md")); rerr == nil {

@@ -1,0 +1,91 @@
+package bench
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/peak"
+	"github.com/benchharness/harness/harness/sample"
+)
+
+// stallLoader holds the loader's only scheduler thread in a raw sleep, one
+// the Go runtime cannot take the thread back from, for period at a time:
+// the loader stops sending and reading without using any CPU, as a loader
+// does that queues requests inside itself. It returns a stop function.
+func stallLoader(period time.Duration) func() {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			until := time.Now().Add(period)
+			for d := time.Until(until); d > 0; d = time.Until(until) {
+				ts := unix.NsecToTimespec(int64(d))
+				unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+			}
+			runtime.Gosched()
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+// The guard reads more than CPU: a loader that stalls without burning CPU
+// makes a step fail that a real loader would have passed, and the sentinel
+// says so. Judged on CPU alone (no sentinel figure), the same step would be
+// blamed on the target.
+func TestGuardBlamesAStalledLoader(t *testing.T) {
+	url, srv := startHelperServer(t)
+	tsamp := sample.Start(context.Background(), sample.NewProcesses(sample.Tree(int32(srv.Pid))), 100*time.Millisecond)
+	t.Cleanup(tsamp.Stop)
+	procs := runtime.GOMAXPROCS(1)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs) })
+
+	obs, err := StartObserver(context.Background(), load.NewMix(url, jsonOnly), testLoader, tsamp, 1, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(obs.Close)
+	crit := searchConfig(500).Criteria
+	crit.LoaderLatencyGuard = 0.1
+
+	// First, unstalled: the step passes and the loader adds little.
+	o, _, err := obs.Observe(context.Background(), 500, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := peak.Judge(o, crit); !v.Pass || o.LoaderAdded == nil || o.LoaderAdded.P95 > 5 {
+		t.Fatalf("healthy loader: verdict %+v, sentinel %+v", v, o.LoaderAdded)
+	}
+
+	stop := stallLoader(150 * time.Millisecond)
+	o, _, err = obs.Observe(context.Background(), 500, 2*time.Second)
+	stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stalled: p95 %.1f ms, sentinel p95 %.1f ms, loader CPU %.0f%%, target CPU %.0f%%",
+		o.Step.Corrected.P95, o.LoaderAdded.P95, 100*o.LoaderCPU, 100*o.TargetCPU)
+	v := peak.Judge(o, crit)
+	if v.Pass || !v.LoaderBound || !strings.Contains(v.Reason, "sentinel") {
+		t.Fatalf("stalled loader: verdict %+v, want a failure blamed on the loader by its sentinel", v)
+	}
+	if o.LoaderCPU >= crit.LoaderGuard {
+		t.Fatalf("loader CPU %.0f%%: the stall was meant to use none", 100*o.LoaderCPU)
+	}
+	o.LoaderAdded = nil
+	if v := peak.Judge(o, crit); v.LoaderBound {
+		t.Fatalf("without the sentinel the step is still blamed on the loader (%s): the test no longer shows what the sentinel adds", v.Reason)
+	}
+}

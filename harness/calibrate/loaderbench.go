@@ -1,0 +1,147 @@
+package calibrate
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/benchharness/harness/harness/cpuset"
+	"github.com/benchharness/harness/harness/load"
+)
+
+// WrkConfig is the independent closed-loop reference the loader is held
+// against: Debian's wrk, on the loader's CPUs, against the same server.
+type WrkConfig struct {
+	Path        string // wrk binary; "wrk" on PATH when empty
+	Connections int
+	Duration    time.Duration
+}
+
+// WrkResult is one wrk run.
+type WrkResult struct {
+	Threads         int     `json:"threads"`
+	Connections     int     `json:"connections"`
+	RPS             float64 `json:"rps"`
+	CPUPct          float64 `json:"cpu_pct"`
+	CPUPerRequestUS float64 `json:"cpu_us_per_request"`
+}
+
+// IdleStep is the loader at a light fixed rate, spinning or not.
+type IdleStep struct {
+	Rate   float64      `json:"rate"`
+	Spin   bool         `json:"spin"`
+	Added  load.Latency `json:"added_ms"`
+	CPUPct float64      `json:"cpu_pct"`
+	// WorkCPUPct is CPUPct less the time spent busy-waiting.
+	WorkCPUPct float64 `json:"work_cpu_pct"`
+}
+
+// LoaderBench is `make loader-bench`: the loader's calibration, wrk's
+// throughput against the same reference server on the same CPUs, and the
+// loader's cost at light rates with and without its spin.
+type LoaderBench struct {
+	Calibration Result     `json:"calibration"`
+	Wrk         WrkResult  `json:"wrk"`
+	Idle        []IdleStep `json:"idle"`
+	Ratio       float64    `json:"capacity_over_wrk"`
+}
+
+// BenchLoader runs the loader bench with one reference server for all of it.
+func BenchLoader(ctx context.Context, cfg Config, wrk WrkConfig, idleRate float64) (LoaderBench, error) {
+	var lb LoaderBench
+	srv, err := startServer(ctx, cfg)
+	if err != nil {
+		return lb, fmt.Errorf("loader bench: start the reference server: %w", err)
+	}
+	defer srv.Stop()
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if lb.Wrk, err = runWrk(ctx, wrk, srv.URL()+"/json", cfg.Plan.LoaderCPUs); err != nil {
+		return lb, err
+	}
+	logf("wrk: %.0f req/s at %.0f%% CPU (%.1f µs/req)", lb.Wrk.RPS, lb.Wrk.CPUPct, lb.Wrk.CPUPerRequestUS)
+	if lb.Calibration, err = measure(ctx, cfg, srv); err != nil {
+		return lb, err
+	}
+	if lb.Wrk.RPS > 0 {
+		lb.Ratio = lb.Calibration.Capacity / lb.Wrk.RPS
+	}
+	mix := load.NewMix(srv.URL(), cfg.Scenario)
+	for _, spin := range []bool{true, false} {
+		c := cfg
+		if !spin {
+			c.Loader.SpinBelow = 0
+		}
+		m, err := attack(ctx, c, mix, idleRate, cfg.FixedDuration)
+		if err != nil {
+			return lb, fmt.Errorf("loader bench: %.0f req/s: %w", idleRate, err)
+		}
+		work := m.cpuPct - 100*m.step.SpinS/m.wall.Seconds()
+		lb.Idle = append(lb.Idle, IdleStep{Rate: idleRate, Spin: spin, Added: m.added, CPUPct: m.cpuPct, WorkCPUPct: max(work, 0)})
+		logf("%.0f req/s, spin %v: adds p50 %.3f p95 %.3f ms; CPU %.1f%% (work %.1f%%)", idleRate, spin, m.added.P50, m.added.P95, m.cpuPct, work)
+	}
+	return lb, nil
+}
+
+var wrkRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+
+// runWrk runs wrk pinned to cpus, one thread per CPU, and reads its rate
+// and its CPU (the child's rusage).
+func runWrk(ctx context.Context, cfg WrkConfig, url string, cpus []int) (WrkResult, error) {
+	path := cfg.Path
+	if path == "" {
+		path = "wrk"
+	}
+	bin, err := exec.LookPath(path)
+	if err != nil {
+		return WrkResult{}, fmt.Errorf("wrk not found (%v): apt-get install wrk", err)
+	}
+	r := WrkResult{Threads: len(cpus), Connections: cfg.Connections}
+	cmd := exec.CommandContext(ctx, "taskset", "-c", cpuset.List(cpus), bin, "-t"+strconv.Itoa(r.Threads),
+		"-c"+strconv.Itoa(cfg.Connections), "-d"+strconv.Itoa(int(cfg.Duration.Seconds()))+"s", url)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(start)
+	if err != nil {
+		return r, fmt.Errorf("wrk: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	m := wrkRPS.FindSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("wrk: no Requests/sec in its output: %s", out)
+	}
+	r.RPS, _ = strconv.ParseFloat(string(m[1]), 64)
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	r.CPUPct = 100 * cpu.Seconds() / wall.Seconds()
+	if n := r.RPS * cfg.Duration.Seconds(); n > 0 {
+		r.CPUPerRequestUS = cpu.Seconds() * 1e6 / n
+	}
+	return r, nil
+}
+
+// LoaderBenchTable is the loader bench as markdown.
+func LoaderBenchTable(lb LoaderBench) string {
+	c := lb.Calibration
+	var b strings.Builder
+	fmt.Fprintf(&b, "Loader bench against an instant reference server (%s)\n\n", c.Server)
+	b.WriteString("| loader | req/s | CPU % | µs CPU / request | added p50 / p95 ms |\n|---|--:|--:|--:|--:|\n")
+	fmt.Fprintf(&b, "| wrk (closed loop, %d thread(s), %d connections) | %.0f | %.0f | %.1f | – |\n",
+		lb.Wrk.Threads, lb.Wrk.Connections, lb.Wrk.RPS, lb.Wrk.CPUPct, lb.Wrk.CPUPerRequestUS)
+	fmt.Fprintf(&b, "| harness loader, capacity (pace held, added p95 ≤ %.2f ms) | %.0f | – | %.1f | %.3f / %.3f |\n",
+		c.AddedP95Limit, c.Capacity, c.CPUPerRequestUS, c.AddedAtCapacity.P50, c.AddedAtCapacity.P95)
+	fmt.Fprintf(&b, "| harness loader, fixed %.0f req/s | %.0f | %.1f | – | %.3f / %.3f |\n", c.FixedRate, c.FixedRate, c.FixedCPUPct, c.Added.P50, c.Added.P95)
+	for _, s := range lb.Idle {
+		mode := "parked"
+		if s.Spin {
+			mode = "spinning"
+		}
+		fmt.Fprintf(&b, "| harness loader, %.0f req/s, %s | %.0f | %.1f (work %.1f) | – | %.3f / %.3f |\n", s.Rate, mode, s.Rate, s.CPUPct, s.WorkCPUPct, s.Added.P50, s.Added.P95)
+	}
+	fmt.Fprintf(&b, "\nCapacity / wrk: **%.2f×** (goal ≥ 0.75×).\n", lb.Ratio)
+	return b.String()
+}

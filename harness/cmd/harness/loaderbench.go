@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/benchharness/harness/harness/bench"
+	"github.com/benchharness/harness/harness/calibrate"
+	"github.com/benchharness/harness/harness/cpuset"
+)
+
+// loaderBenchCmd is `harness loader-bench` (`make loader-bench`): the
+// loader beside wrk against the same instant reference server, the server
+// on a whole CPU and both loaders on the rest.
+func loaderBenchCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("loader-bench", flag.ExitOnError)
+	root := fs.String("root", ".", "repository root (holds scenarios/)")
+	profile := fs.String("profile", "quick", "profile in scenarios/profiles/ (loader settings, fixed rate)")
+	wrkPath := fs.String("wrk", "wrk", "wrk binary")
+	conns := fs.Int("wrk-connections", 64, "wrk's connections")
+	dur := fs.Duration("duration", 5*time.Second, "wrk's run and each loader step")
+	idle := fs.Float64("idle-rate", 667, "the light rate at which the loader's own CPU is read")
+	out := fs.String("out", "", "also write the result as JSON to this file")
+	_ = fs.Parse(args)
+
+	p, s, _, err := loadRun(*root, *profile, "json", 0)
+	if err != nil {
+		return err
+	}
+	cpus, err := cpuset.Given()
+	if err != nil {
+		return err
+	}
+	if len(cpus) < 2 {
+		return fmt.Errorf("loader-bench needs 2 CPUs: one for the server, the rest for the loaders (have %d)", len(cpus))
+	}
+	plan := cpuset.Plan{TargetCPUs: cpus[:1], Budget: 1, LoaderCPUs: cpus[1:]}
+	if err := bench.PinLoader(plan); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cfg := bench.CalibrationConfig(p, s, plan, exe, bench.NewProgress(os.Stderr).Logf)
+	cfg.Step, cfg.FixedDuration = *dur, *dur
+	lb, err := calibrate.BenchLoader(ctx, cfg, calibrate.WrkConfig{Path: *wrkPath, Connections: *conns, Duration: *dur}, *idle)
+	if err != nil {
+		return err
+	}
+	fmt.Print(calibrate.LoaderBenchTable(lb))
+	if *out != "" {
+		b, _ := json.MarshalIndent(lb, "", "  ")
+		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", *out, err)
+		}
+	}
+	return nil
+}
