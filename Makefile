@@ -8,6 +8,7 @@
 # make bench CALIBRATE=0          skip the loader's calibration (README: How accurate is it)
 # make calibrate                  measure the loader against an instant reference server
 # make loader-bench               the loader beside wrk against the same reference server
+# make crosscheck                 measure chi and axum with the harness and with oha; exit 1 if they disagree
 GO       ?= go
 TARGETS  ?=
 PROFILE  ?= quick
@@ -126,3 +127,22 @@ nightly: $(HARNESS)
 		echo "nightly: no baseline run ($(if $(BASELINE),$(BASELINE)/results.json not found,BASELINE not set)): comparison skipped"; \
 	fi; \
 	echo "nightly: $$run (exit $$status)"; exit $$status
+
+# ---- Cross-check against oha, an independent open-model, latency-correcting
+# loader (harness/crosscheck). Not part of `make test`: it takes minutes and
+# needs oha, which is installed with cargo when it is neither on PATH nor in
+# the tools dir. native-tls: oha 1.16.0 does not compile without a TLS
+# feature, and native-tls builds on bookworm's libssl-dev (rustls would pull
+# in aws-lc's C build). OHA=<path> uses another binary.
+OHA_ROOT := $(HOME)/.cache/bench-harness/tools
+OHA      ?= $(or $(shell command -v oha 2>/dev/null),$(OHA_ROOT)/bin/oha)
+
+.PHONY: crosscheck
+
+crosscheck: $(HARNESS)
+	@if [ ! -x "$(OHA)" ]; then \
+		if [ "$(OHA)" != "$(OHA_ROOT)/bin/oha" ]; then echo "crosscheck: OHA=$(OHA) is not an executable" >&2; exit 2; fi; \
+		echo "crosscheck: installing oha 1.16.0 into $(OHA_ROOT) (a few minutes)"; \
+		cargo install oha --version 1.16.0 --locked --no-default-features --features native-tls --root $(OHA_ROOT); \
+	fi
+	$(HARNESS) crosscheck -oha $(OHA) -profile $(PROFILE)$(if $(TARGETS), -targets $(TARGETS))

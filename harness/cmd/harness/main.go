@@ -36,6 +36,7 @@ commands:
   calibrate  measure the loader against an instant reference server (what every bench does first)
   loader-bench  the loader beside wrk against the same instant reference server
   refserver  an instant HTTP server for calibrating the loader (used by calibrate)
+  crosscheck measure targets with the harness and with oha (an independent loader); exit 1 if they disagree
 `
 
 func main() {
@@ -69,6 +70,8 @@ func main() {
 		err = calibrateCmd(ctx, os.Args[2:])
 	case "refserver":
 		err = refserverCmd(ctx, os.Args[2:])
+	case "crosscheck":
+		err = crosscheckCmd(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

@@ -1,0 +1,375 @@
+package crosscheck
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"github.com/benchharness/harness/harness/bench"
+	"github.com/benchharness/harness/harness/cpuset"
+	"github.com/benchharness/harness/harness/peak"
+	"github.com/benchharness/harness/harness/results"
+	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/sample"
+	"github.com/benchharness/harness/harness/scenario"
+	"github.com/benchharness/harness/harness/targets"
+)
+
+// Scenario is the request mix a cross-check runs: oha sends one fixed
+// request, so the mix must be a single GET without parameters.
+const Scenario = "json"
+
+// Options configure a cross-check.
+type Options struct {
+	Targets   []*targets.Manifest
+	Profile   *scenario.Profile
+	Scenario  *scenario.Scenario
+	Reference *scenario.Reference
+	// Runtime builds and starts the targets, for both sides.
+	Runtime *runtime.Local
+	// ResultsDir is the parent of run directories (results/).
+	ResultsDir string
+	RunID      string
+	Command    []string
+	// Oha is the oha binary.
+	Oha      string
+	Progress *bench.Progress
+}
+
+// Report is crosscheck.json: both sides' raw steps and the comparison.
+type Report struct {
+	RunID      string         `json:"run_id"`
+	Command    []string       `json:"command"`
+	Profile    string         `json:"profile"`
+	Scenario   string         `json:"scenario"`
+	Plan       cpuset.Plan    `json:"plan"`
+	OhaPath    string         `json:"oha_path"`
+	OhaVersion string         `json:"oha_version"`
+	Start      time.Time      `json:"start"`
+	End        time.Time      `json:"end"`
+	Targets    []TargetRecord `json:"targets"`
+	Rows       []Row          `json:"rows"`
+	Verdict    string         `json:"verdict"`
+	Pass       bool           `json:"pass"`
+}
+
+// TargetRecord is everything measured for one target.
+type TargetRecord struct {
+	Target  string        `json:"target"`
+	Harness HarnessRecord `json:"harness"`
+	Oha     OhaRecord     `json:"oha"`
+}
+
+// HarnessRecord is the harness's own run of the target (bench.Run).
+type HarnessRecord struct {
+	// RunDir holds its results.json, summary.md and logs.
+	RunDir string          `json:"run_dir"`
+	Result *results.Target `json:"result,omitempty"`
+	Err    string          `json:"error,omitempty"`
+}
+
+// OhaRecord is oha's run of the target: every step with oha's own CPU.
+type OhaRecord struct {
+	Pinning string       `json:"pinning,omitempty"`
+	Warmup  *OhaObs      `json:"warmup,omitempty"`
+	Fixed   *OhaObs      `json:"fixed,omitempty"`
+	Peak    *peak.Result `json:"peak,omitempty"`
+	// Runs are oha's invocations in order, with their CPU figures.
+	Runs []OhaRun `json:"runs"`
+	Err  string   `json:"error,omitempty"`
+}
+
+// OhaObs is one oha step as the peak search sees it.
+type OhaObs struct {
+	peak.Observation
+	Phase string `json:"phase"`
+}
+
+// Run measures every target with the harness and with oha, writes
+// crosscheck.md and crosscheck.json into results/<run-id>/ and returns the
+// report and that directory. The error is non-nil when a requirement fails
+// or the run could not be made; the files are written either way.
+func Run(ctx context.Context, o Options) (*Report, string, error) {
+	if err := checkScenario(o.Scenario); err != nil {
+		return nil, "", err
+	}
+	plan, err := bench.PlanFor(o.Profile)
+	if err != nil {
+		return nil, "", err
+	}
+	dir := filepath.Join(o.ResultsDir, o.RunID)
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return nil, "", fmt.Errorf("create run dir: %w", err)
+	}
+	oha := Oha{Path: o.Oha}
+	rep := &Report{RunID: o.RunID, Command: o.Command, Profile: o.Profile.Name, Scenario: o.Scenario.Name,
+		Plan: plan, OhaPath: o.Oha, Start: time.Now().UTC()}
+	if rep.OhaVersion, err = oha.Version(ctx); err != nil {
+		return nil, dir, err
+	}
+	o.Progress.Logf("crosscheck %s: profile %s, scenario %s, %s; oha %s", o.RunID, o.Profile.Name, o.Scenario.Name, plan, rep.OhaVersion)
+
+	for _, m := range o.Targets {
+		if ctx.Err() != nil {
+			break
+		}
+		rec := TargetRecord{Target: m.Name}
+		rec.Harness = runHarness(ctx, o, dir, m)
+		// bench.Run pinned this process to the loader's CPUs; pin it again
+		// in case a later change stops doing so: the oha side's sampler and
+		// waiting must stay off the target's CPUs too.
+		if err := cpuset.PinSelf(plan.LoaderCPUs); err != nil {
+			return rep, dir, fmt.Errorf("pin this process to the loader's CPUs: %w", err)
+		}
+		goruntime.GOMAXPROCS(len(plan.LoaderCPUs))
+		if ctx.Err() == nil {
+			rec.Oha = runOha(ctx, o, oha, plan, m, filepath.Join(dir, "logs", m.Name+"-oha.log"))
+		}
+		rep.Targets = append(rep.Targets, rec)
+		rep.Rows = append(rep.Rows, Compare(m.Name, harnessSide(rec.Harness), ohaSide(rec.Oha)))
+	}
+	rep.End = time.Now().UTC()
+	rep.Verdict, rep.Pass = Verdict(rep.Rows)
+	if err := write(dir, rep); err != nil {
+		return rep, dir, err
+	}
+	if ctx.Err() != nil {
+		return rep, dir, fmt.Errorf("interrupted: partial cross-check written: %w", ctx.Err())
+	}
+	if !rep.Pass {
+		return rep, dir, errors.New(rep.Verdict)
+	}
+	return rep, dir, nil
+}
+
+// checkScenario refuses a mix oha cannot send: it repeats one request.
+func checkScenario(s *scenario.Scenario) error {
+	if len(s.Requests) != 1 {
+		return fmt.Errorf("scenario %s has %d kinds of request; oha sends one fixed request", s.Name, len(s.Requests))
+	}
+	r := s.Requests[0]
+	if r.Method != "GET" || r.Body != "" || strings.Contains(r.Path, "{") {
+		return fmt.Errorf("scenario %s: %s %s is not one fixed GET, which is all oha sends here", s.Name, r.Method, r.Path)
+	}
+	return nil
+}
+
+// runHarness is the harness measuring the target alone, exactly as `make
+// bench` does, into <dir>/harness-<target>/.
+func runHarness(ctx context.Context, o Options, dir string, m *targets.Manifest) HarnessRecord {
+	id := "harness-" + m.Name
+	rec := HarnessRecord{RunDir: filepath.Join(dir, id)}
+	o.Progress.Logf("%s: the harness's own run (%s)", m.Name, rec.RunDir)
+	// Calibrated, as `make bench` is: its capacity may label a peak.
+	exe, _ := os.Executable()
+	run, _, err := bench.Run(ctx, bench.Options{
+		Targets: []*targets.Manifest{m}, Profile: o.Profile, Scenario: o.Scenario, Reference: o.Reference,
+		Runtime: o.Runtime, ResultsDir: dir, RunID: id, Command: o.Command, Progress: o.Progress,
+		Calibrate: exe != "", HarnessExe: exe,
+	})
+	// bench.Run points <its results dir>/latest at its run; inside this
+	// run's directory that link means nothing, and results/latest stays
+	// the last `make bench`.
+	if fi, lerr := os.Lstat(filepath.Join(dir, "latest")); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+		_ = os.Remove(filepath.Join(dir, "latest"))
+	}
+	if run != nil && len(run.Targets) > 0 {
+		rec.Result = &run.Targets[0]
+	}
+	if err != nil {
+		rec.Err = err.Error()
+	}
+	return rec
+}
+
+// runOha starts the target as the harness does (same runtime, CPU plan and
+// CFS period) and measures it with oha, step for step as runner.go does:
+// warm-up, fixed-rate run, then peak.Search with the same config, a
+// cooldown between steps.
+func runOha(ctx context.Context, o Options, oha Oha, plan cpuset.Plan, m *targets.Manifest, logPath string) (rec OhaRecord) {
+	p := o.Progress
+	fail := func(format string, a ...any) OhaRecord {
+		rec.Err = fmt.Sprintf(format, a...)
+		p.Logf("%s: oha side FAILED: %s", m.Name, rec.Err)
+		return rec
+	}
+	if err := o.Runtime.Prepare(ctx, m, logPath); err != nil {
+		return fail("prepare: %v", err)
+	}
+	inst, err := o.Runtime.Start(ctx, m, runtime.Spec{Plan: plan, QuotaPeriod: o.Profile.QuotaPeriod.D(),
+		MemoryBytes: int64(o.Profile.MemoryLimitMB) << 20, LogPath: logPath, Name: o.RunID + "-oha-" + m.Name})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer func() {
+		if err := inst.Stop(context.Background()); err != nil {
+			p.Logf("%s: stop: %v", m.Name, err)
+		}
+	}()
+	rec.Pinning = inst.Pinning()
+	p.Logf("%s: oha side: up at %s (%s), oha on CPUs %s", m.Name, inst.URL(), rec.Pinning, cpuset.List(plan.LoaderCPUs))
+
+	// A step stops as soon as the target dies, instead of timing out.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-inst.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	tsamp := sample.Start(ctx, inst.Usage(), 200*time.Millisecond)
+	defer tsamp.Stop()
+
+	lp := o.Profile.Loader
+	url := strings.TrimRight(inst.URL(), "/") + o.Scenario.Requests[0].Path
+	observe := func(phase string, rate float64, d time.Duration) (peak.Observation, error) {
+		from := time.Now()
+		run, err := oha.Run(ctx, OhaStep{URL: url, Rate: rate, Duration: d, Connections: connections(phase, lp),
+			Timeout: lp.Timeout.D(), CPUs: plan.LoaderCPUs})
+		to := time.Now()
+		rec.Runs = append(rec.Runs, run)
+		// The step's Vegeta (uncorrected) latencies stay zero: oha gives
+		// only corrected ones. peak.Judge then blames a step that fell
+		// behind on the loader whenever the target used under half its
+		// budget, which is the rule's intent.
+		obs := peak.Observation{Step: run.Step, LoaderCPU: run.LoaderCPU, TargetCPU: -1}
+		if ts := tsamp.Between(from, to); ts.Samples > 0 {
+			obs.TargetCPU = ts.CPUMean / 100 / plan.Budget
+			obs.Target = &ts
+		}
+		select {
+		case <-inst.Done():
+			err = fmt.Errorf("target exited during %s: %v", phase, inst.Err())
+		default:
+		}
+		if err == nil {
+			s := obs.Step
+			p.Logf("%s: oha %-7s offered %7.0f/s achieved %7.0f/s success %.4f p95 %7.2f ms CPU %3.0f%% oha %3.0f%%",
+				m.Name, phase, s.Offered, s.Achieved, s.Success, s.Corrected.P95, 100*obs.TargetCPU, 100*obs.LoaderCPU)
+		}
+		return obs, err
+	}
+	cooldown := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.Profile.Cooldown.D()):
+		}
+	}
+
+	fixedRate := o.Profile.FixedRatePerVCPU * plan.Budget
+	if w := o.Profile.Warmup.D(); w > 0 {
+		obs, err := observe("warmup", fixedRate, w)
+		rec.Warmup = &OhaObs{Observation: obs, Phase: "warmup"}
+		if err != nil {
+			return fail("warmup: %v", err)
+		}
+		cooldown()
+	}
+	obs, err := observe("fixed", fixedRate, o.Profile.FixedDuration.D())
+	rec.Fixed = &OhaObs{Observation: obs, Phase: "fixed"}
+	if err != nil {
+		return fail("fixed-rate run: %v", err)
+	}
+	cooldown()
+
+	// The search as runner.go configures it, with the criteria that apply
+	// to any loader; peak.Criteria's loader-latency guard and calibrated
+	// capacity, if present, describe the harness's own loader (its sentinel,
+	// its calibration) and stay zero (off) for oha.
+	s := o.Profile.Search
+	first := true
+	res, err := peak.Search(ctx, peak.Config{
+		Start: s.StartPerVCPU * plan.Budget, Max: s.MaxRate, Growth: s.Growth, Precision: s.Precision, MaxSteps: s.MaxSteps,
+		Criteria: peak.Criteria{SLOP95: s.SLOP95.D(), MinSuccess: s.MinSuccess, MinAchieved: s.MinAchieved, LoaderGuard: s.LoaderCPUGuard},
+	}, func(ctx context.Context, rate float64) (peak.Observation, error) {
+		if !first {
+			cooldown()
+		}
+		first = false
+		return observe("peak", rate, o.Profile.Step.D())
+	})
+	rec.Peak = &res
+	if err != nil {
+		return fail("peak search: %v", err)
+	}
+	p.Logf("%s: oha peak %.0f req/s (%s-bound): %s", m.Name, res.Peak, res.Bound, res.Note)
+	return rec
+}
+
+// connections is oha's -c for a phase. oha opens all of them and rotates
+// requests through them, and each one's first request pays its TCP
+// connect, while the harness's loader reuses the few it needs (2-3 at the
+// fixed rate, up to its cap near a peak). At the fixed rate, -c at the cap
+// would put a connect into 12 % of the requests, right in the p95
+// (measured here: chi on 1/3 CPU at 417 req/s, oha p95 0.59-0.67 ms with
+// -c 512, 0.39-0.46 ms with -c 16); the peak search needs the cap, or oha's
+// queue for a free connection would stand in for the target's.
+func connections(phase string, lp scenario.Loader) int {
+	if phase == "peak" {
+		return lp.Connections
+	}
+	return lp.Workers
+}
+
+func harnessSide(h HarnessRecord) Side {
+	t := h.Result
+	switch {
+	case t == nil:
+		return Side{Reason: orElse(h.Err, "no result")}
+	case t.Status != results.StatusOK:
+		return Side{Reason: fmt.Sprintf("%s: %s", t.Status, t.Reason)}
+	case t.Peak == nil || t.Fixed == nil:
+		return Side{Reason: "no peak or fixed-rate run recorded"}
+	}
+	return Side{OK: true, Peak: t.Peak.Peak, Bound: t.Peak.Bound, FixedP95: t.Fixed.Step.Corrected.P95}
+}
+
+func ohaSide(r OhaRecord) Side {
+	if r.Err != "" || r.Peak == nil || r.Fixed == nil {
+		return Side{Reason: orElse(r.Err, "not run")}
+	}
+	return Side{OK: true, Peak: r.Peak.Peak, Bound: r.Peak.Bound, FixedP95: r.Fixed.Step.Corrected.P95}
+}
+
+func orElse(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// write saves crosscheck.json and crosscheck.md.
+func write(dir string, rep *Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode crosscheck.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "crosscheck.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write crosscheck.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "crosscheck.md"), []byte(rep.Markdown()), 0o644); err != nil {
+		return fmt.Errorf("write crosscheck.md: %w", err)
+	}
+	return nil
+}
+
+// Markdown is crosscheck.md: how the run was made, the table, the verdict.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Cross-check %s\n\n", r.RunID)
+	fmt.Fprintf(&b, "The harness against oha (%s, `%s`), profile `%s`, scenario `%s`: %s. "+
+		"oha runs `-q RATE --latency-correction` (open model; each latency counted from when oha's pacer released the request, "+
+		"so time waiting for a free connection counts), with `-c` the profile's workers for the warm-up and fixed-rate run and its connection cap for the peak search, "+
+		"pinned with taskset to the loader's CPUs; both sides start the target the same way and run the same warm-up, fixed-rate run and peak search.\n\n",
+		r.OhaVersion, r.OhaPath, r.Profile, r.Scenario, r.Plan)
+	b.WriteString(Markdown(r.Rows))
+	return b.String()
+}

@@ -1,0 +1,233 @@
+package crosscheck
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchharness/harness/harness/peak"
+	"github.com/benchharness/harness/harness/scenario"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
+
+// testdata/oha-json.json is oha 1.16.0's report of a real run:
+// `oha -q 400 --latency-correction -z 2s -c 16 --wait-ongoing-requests-after-deadline
+// --redirect 0 --no-tui --output-format json -t 5s`, pinned to CPU 1, against a
+// minimal Go JSON server on CPU 0. Its requestsPerSec (399.7) and successRate
+// happen to match the harness's figures here, since every request got a 200.
+func TestParseCapturedOhaReport(t *testing.T) {
+	b, err := os.ReadFile("testdata/oha-json.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ParseOha(b, 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The figures as oha wrote them (seconds), in the harness's units (ms).
+	want := map[string][2]float64{
+		"offered":  {st.Offered, 400},
+		"requests": {float64(st.Requests), 800},
+		"success":  {st.Success, 1},
+		"duration": {st.Duration, 2.001461991},
+		"achieved": {st.Achieved, 800 / 2.001461991},
+		"p50":      {st.Corrected.P50, 0.348247},
+		"p95":      {st.Corrected.P95, 0.615825},
+		"p99":      {st.Corrected.P99, 1.7104},
+		"max":      {st.Corrected.Max, 5.049657},
+		"mean":     {st.Corrected.Mean, 0.39379},
+		"200s":     {float64(st.Codes["200"]), 800},
+	}
+	for name, v := range want {
+		if math.Abs(v[0]-v[1]) > 1e-3*math.Max(1, math.Abs(v[1])) {
+			t.Errorf("%s = %v, want %v", name, v[0], v[1])
+		}
+	}
+	if len(st.Codes) != 1 || len(st.Errors) != 0 || st.Vegeta.P95 != 0 {
+		t.Errorf("codes %v errors %v vegeta %+v: want only 200s, no errors, no uncorrected figures", st.Codes, st.Errors, st.Vegeta)
+	}
+}
+
+func TestParseOha(t *testing.T) {
+	cases := []struct {
+		name      string
+		json      string
+		requests  uint64
+		success   float64
+		achieved  float64
+		p95       float64
+		codes     map[string]int
+		errs      int
+		wantError bool
+	}{
+		{
+			name: "non-2xx responses are completed but not successful",
+			json: `{"summary":{"total":2.0,"slowest":0.004,"average":0.001},
+				"latencyPercentiles":{"p50":0.001,"p95":0.002,"p99":0.003},
+				"statusCodeDistribution":{"200":90,"302":5,"500":5},"errorDistribution":{}}`,
+			requests: 100, success: 0.95, achieved: 50, p95: 2,
+			codes: map[string]int{"200": 90, "302": 5, "500": 5},
+		},
+		{
+			// oha's requestsPerSec would count the 10 connection errors and
+			// the 4 deadline aborts as requests per second: Achieved must not.
+			name: "transport errors fail, deadline aborts are left out",
+			json: `{"summary":{"total":1.0,"slowest":0.01,"average":0.002,"requestsPerSec":114},
+				"latencyPercentiles":{"p50":0.001,"p95":0.005,"p99":0.009},
+				"statusCodeDistribution":{"200":100},
+				"errorDistribution":{"connection refused":10,"aborted due to deadline":4}}`,
+			requests: 110, success: 100.0 / 110, achieved: 100, p95: 5,
+			codes: map[string]int{"200": 100, "0": 10}, errs: 2,
+		},
+		{
+			// No response: oha writes its NaN percentiles as null.
+			name: "nothing answered",
+			json: `{"summary":{"total":1.0,"slowest":null,"average":null},
+				"latencyPercentiles":{"p50":null,"p95":null,"p99":null},
+				"statusCodeDistribution":{},"errorDistribution":{"connection refused":7}}`,
+			requests: 7, success: 0, achieved: 0, p95: 0, codes: map[string]int{"0": 7}, errs: 1,
+		},
+		{
+			name:      "no request at all",
+			json:      `{"summary":{"total":1.0},"statusCodeDistribution":{},"errorDistribution":{}}`,
+			codes:     map[string]int{},
+			wantError: true,
+		},
+		{name: "not JSON", json: `oha: error`, wantError: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := ParseOha([]byte(c.json), 100)
+			if (err != nil) != c.wantError {
+				t.Fatalf("error %v, want error: %v", err, c.wantError)
+			}
+			if c.wantError {
+				return
+			}
+			if st.Requests != c.requests || !near(st.Success, c.success) || !near(st.Achieved, c.achieved) || !near(st.Corrected.P95, c.p95) {
+				t.Errorf("requests %d success %.4f achieved %.1f p95 %.3f, want %d %.4f %.1f %.3f",
+					st.Requests, st.Success, st.Achieved, st.Corrected.P95, c.requests, c.success, c.achieved, c.p95)
+			}
+			if len(st.Codes) != len(c.codes) {
+				t.Errorf("codes %v, want %v", st.Codes, c.codes)
+			}
+			for k, v := range c.codes {
+				if st.Codes[k] != v {
+					t.Errorf("codes %v, want %v", st.Codes, c.codes)
+				}
+			}
+			if len(st.Errors) != c.errs {
+				t.Errorf("errors %v, want %d kinds", st.Errors, c.errs)
+			}
+		})
+	}
+}
+
+func TestCompareAndVerdict(t *testing.T) {
+	side := func(peakRPS float64, bound string, p95 float64) Side {
+		return Side{OK: true, Peak: peakRPS, Bound: bound, FixedP95: p95}
+	}
+	cases := []struct {
+		name          string
+		h, o          Side
+		peakOK, p95OK bool
+		verdict       string // a fragment of the verdict
+	}{
+		{"agree", side(9000, peak.BoundTarget, 1.30), side(9500, peak.BoundTarget, 1.25), true, true, "agrees"},
+		{"peak exactly 15 % high", side(11500, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), true, true, "agrees"},
+		{"peak exactly 15 % low", side(8500, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), true, true, "agrees"},
+		{"peak 16 % low", side(8400, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), false, true, "peak 0.84x oha's"},
+		{"peak 20 % high", side(12000, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), false, true, "peak 1.20x"},
+		{"harness loader-bound and low", side(6000, peak.BoundLoader, 1.3), side(10000, peak.BoundTarget, 1.3), false, true, "harness's peak is loader-bound"},
+		{"p95 0.1 ms apart", side(10000, peak.BoundTarget, 1.4), side(10000, peak.BoundTarget, 1.3), true, true, "agrees"},
+		{"p95 0.11 ms above", side(10000, peak.BoundTarget, 1.41), side(10000, peak.BoundTarget, 1.3), true, false, "p95 +0.11 ms"},
+		{"p95 0.3 ms below", side(10000, peak.BoundTarget, 1.0), side(10000, peak.BoundTarget, 1.3), true, false, "p95 -0.30 ms"},
+		{"no oha peak", side(10000, peak.BoundTarget, 1.3), side(0, peak.BoundError, 1.3), false, true, "no peak to compare"},
+		{"harness failed", Side{Reason: "failed: verify"}, side(10000, peak.BoundTarget, 1.3), false, false, "not measured (harness: failed: verify)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := Compare("chi", c.h, c.o)
+			if r.PeakOK != c.peakOK || r.P95OK != c.p95OK {
+				t.Fatalf("peak ok %v (ratio %.3f), p95 ok %v (diff %.3f), want %v, %v", r.PeakOK, r.Ratio, r.P95OK, r.P95Diff, c.peakOK, c.p95OK)
+			}
+			v, pass := Verdict([]Row{r})
+			if pass != (c.peakOK && c.p95OK) || !strings.Contains(v, c.verdict) {
+				t.Fatalf("verdict %q (pass %v), want it to say %q", v, pass, c.verdict)
+			}
+			md := Markdown([]Row{r})
+			if !strings.Contains(md, "| chi |") || !strings.Contains(md, "**Verdict:**") {
+				t.Fatalf("markdown lacks the row or the verdict:\n%s", md)
+			}
+		})
+	}
+	if _, pass := Verdict(nil); pass {
+		t.Error("an empty cross-check passed")
+	}
+	// One bad target fails the whole check.
+	good := Compare("axum", side(20000, peak.BoundTarget, 1.2), side(21000, peak.BoundTarget, 1.2))
+	bad := Compare("chi", side(5000, peak.BoundTarget, 1.2), side(10000, peak.BoundTarget, 1.2))
+	if v, pass := Verdict([]Row{good, bad}); pass || !strings.Contains(v, "chi") || strings.Contains(v, "axum") {
+		t.Errorf("verdict %q (pass %v): want a failure naming chi only", v, pass)
+	}
+	md := Markdown([]Row{good})
+	if !strings.Contains(md, "| axum | 20000 (target) | 21000 (target) | 0.95 | yes | 1.20 | 1.20 | +0.00 | yes |") {
+		t.Errorf("row not as expected:\n%s", md)
+	}
+	if md := Markdown([]Row{Compare("axum", side(16667, peak.BoundLoader, 1.2), side(21000, peak.BoundTarget, 1.2))}); !strings.Contains(md, "≥ 16667 (loader)") {
+		t.Errorf("a loader-bound peak is not marked as a lower bound:\n%s", md)
+	}
+}
+
+func TestCheckScenario(t *testing.T) {
+	get := scenario.Request{Name: "json", Weight: 1, Method: "GET", Path: "/json"}
+	cases := []struct {
+		name string
+		reqs []scenario.Request
+		ok   bool
+	}{
+		{"one fixed GET", []scenario.Request{get}, true},
+		{"a mix", []scenario.Request{get, get}, false},
+		{"a parameter", []scenario.Request{{Weight: 1, Method: "GET", Path: "/users/{user_id}"}}, false},
+		{"a POST", []scenario.Request{{Weight: 1, Method: "POST", Path: "/orders", Body: "orders"}}, false},
+	}
+	for _, c := range cases {
+		if err := checkScenario(&scenario.Scenario{Name: "s", Requests: c.reqs}); (err == nil) != c.ok {
+			t.Errorf("%s: error %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+}
+
+// TestOhaAgainstLocalServer runs the real oha for a second against an
+// in-process server; it needs oha installed (make crosscheck installs it).
+func TestOhaAgainstLocalServer(t *testing.T) {
+	bin, err := FindOha(os.Getenv("OHA"))
+	if err != nil {
+		t.Skipf("oha not installed, skipping the live run: %v", err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"message":"Hello, World!"}`))
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	run, err := Oha{Path: bin}.Run(ctx, OhaStep{URL: srv.URL + "/json", Rate: 200, Duration: time.Second, Connections: 8, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := run.Step
+	// 200 req/s for 1 s: oha schedules the first request at 0, so 200 or 201.
+	if st.Requests < 190 || st.Requests > 202 || st.Success != 1 || st.Corrected.P95 <= 0 || st.Corrected.P95 > 50 {
+		t.Errorf("step %+v: want about 200 successful requests with a small p95", st)
+	}
+	if run.CPUSeconds <= 0 || run.LoaderCPU <= 0 || run.LoaderCPU > 1 {
+		t.Errorf("oha CPU %.3f s over %.2f s wall, %.3f of its CPUs: want a share in (0, 1]", run.CPUSeconds, run.Wall, run.LoaderCPU)
+	}
+}
