@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
+	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/scenario"
 )
 
@@ -229,5 +231,33 @@ func TestOhaAgainstLocalServer(t *testing.T) {
 	}
 	if run.CPUSeconds <= 0 || run.LoaderCPU <= 0 || run.LoaderCPU > 1 {
 		t.Errorf("oha CPU %.3f s over %.2f s wall, %.3f of its CPUs: want a share in (0, 1]", run.CPUSeconds, run.Wall, run.LoaderCPU)
+	}
+}
+
+// oha gets, step for step, the connections the harness had open at the
+// nearest rate; without a harness record, the profile's.
+func TestMatchConnections(t *testing.T) {
+	lp := scenario.Loader{Workers: 128, Connections: 512}
+	h := HarnessRecord{Result: &results.Target{
+		Fixed: &results.Fixed{Observation: peak.Observation{Step: load.Step{Offered: 417, Connections: 3}}},
+		Peak: &peak.Result{Steps: []peak.Step{
+			{Rate: 2667, Observation: peak.Observation{Step: load.Step{Connections: 9}}},
+			{Rate: 8000, Observation: peak.Observation{Step: load.Step{Connections: 31}}},
+			{Rate: 10667, Observation: peak.Observation{Step: load.Step{Connections: 512}}},
+		}},
+	}}
+	conns := matchConnections(h, lp)
+	for _, c := range []struct {
+		phase string
+		rate  float64
+		want  int
+	}{{"fixed", 417, 3}, {"peak", 667, 3}, {"peak", 2667, 9}, {"peak", 7334, 31}, {"peak", 10000, 512}} {
+		if got := conns(c.phase, c.rate); got != c.want {
+			t.Errorf("%s at %.0f: %d connections, want %d", c.phase, c.rate, got, c.want)
+		}
+	}
+	none := matchConnections(HarnessRecord{}, lp)
+	if none("fixed", 417) != 128 || none("peak", 8000) != 512 {
+		t.Errorf("without a harness record: %d / %d, want the profile's 128 / 512", none("fixed", 417), none("peak", 8000))
 	}
 }

@@ -23,7 +23,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	}
 	writeInstrument(&b, m)
 	fixedPerVCPU := m.Profile.FixedRatePerVCPU
-	b.WriteString("| target | status | peak req/s | bound | peak / vCPU | article peak / vCPU | p95 ms @ fixed | of which loader ≤ | article p95 ms | CPU % | article CPU % | RSS mean / peak MB | article MB |\n")
+	b.WriteString("| target | status | peak req/s | bound | peak / vCPU | article peak / vCPU | p95 ms @ fixed | loader adds p95 ms (calibrated / live) | article p95 ms | CPU % | article CPU % | RSS mean / peak MB | article MB |\n")
 	b.WriteString("|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, t := range run.Targets {
 		r := SummaryRow(t)
@@ -51,8 +51,13 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 			peakCell = "≥ " + peakCell
 		}
 		loaderCell := "–"
+		if c := m.Calibration; c != nil {
+			loaderCell = fmt.Sprintf("%.2f", c.Added.P95)
+		}
 		if r.LoaderAddedP95 >= 0 {
-			loaderCell = fmt.Sprintf("%.2f", r.LoaderAddedP95)
+			loaderCell += fmt.Sprintf(" / %.2f", r.LoaderAddedP95)
+		} else {
+			loaderCell += " / –"
 		}
 		fmt.Fprintf(&b, "| %s | ok | %s | %s | %.0f | %s | %.2f | %s | %s | %.0f | %s | %.0f / %.0f | %s |\n", r.Target, peakCell, r.PeakBound,
 			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, loaderCell, art(a.P95MS, "%.0f"), r.CPUPct, art(a.CPUPct, "%.0f"),
@@ -61,7 +66,8 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU (the article's 10,000 req/s on 8 vCPUs), so p95 and CPU %% compare directly; "+
 		"latencies are measured from each request's intended send time. CPU %% is of the target's vCPU budget. ", fixedPerVCPU)
 	b.WriteString("A peak marked `≥` was capped by the loader, not the target: it is a lower bound. ")
-	b.WriteString("\"Of which loader ≤\" is the latency the loader added itself during the fixed run (its sentinel's p95, an upper bound on its share of the p95 beside it). ")
+	b.WriteString("\"Loader adds\" is the loader's own share of that p95: first as calibrated against the instant reference server at this fixed rate (its precision), then as read live during this target's fixed run by its sentinel, " +
+		"which does not busy-wait and so also carries this machine's wake-up latency on both of its ends: an upper bound that flags a disturbed run, not a share to subtract. ")
 	b.WriteString("Memory is the RSS of the target's whole process tree and is not normalised.\n")
 	if m.Reference != nil {
 		fmt.Fprintf(&b, "\nArticle figures: %s (%.0f vCPUs).\n", m.Reference.Source, m.Reference.VCPUs)
@@ -111,7 +117,7 @@ func writeInstrument(b *strings.Builder, m *Manifest) {
 		c.Server, c.FixedRate, c.Added.P50, c.Added.P95, c.Added.P99, c.FixedCPUPct, c.FixedSpinPct,
 		c.AddedP95Limit, c.Capacity, capacityWord(c.CapacityBound), c.CPUPerRequestUS)
 	b.WriteString("Owners: a peak labelled `target` is the target's; `≥` (loader) is the loader's limit, a lower bound for the target; " +
-		"p95 is the target's plus at most the loader's share shown beside it; CPU % and memory are the target's, read from its cgroup and process tree; " +
+		"p95 includes the loader's calibrated share shown beside it; CPU % and memory are the target's, read from its cgroup and process tree; " +
 		"run-to-run spread on a shared VM is the machine's.\n\n")
 }
 

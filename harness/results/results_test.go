@@ -74,7 +74,7 @@ func TestMarkdownSetsArticleBesideMeasured(t *testing.T) {
 	}
 	md := b.String()
 	for _, want := range []string{
-		"| chi | ok | ≥ 9000 | loader | 27000 | 4750 | 1.25 | 0.18 | 9 | 40 | 38 | 12 / 14 | 95 |",
+		"| chi | ok | ≥ 9000 | loader | 27000 | 4750 | 1.25 | 0.06 / 0.18 | 9 | 40 | 38 | 12 / 14 | 95 |",
 		"## The instrument",
 		"adds p50 0.020 / p95 0.060 / p99 0.090 ms",
 		"is **21000 req/s** (the next rate failed)",
