@@ -496,37 +496,21 @@ func parseHead(head []byte) (r request, ok bool) {
 		}
 		value = bytes.Trim(value, " \t")
 		switch {
-		case asciiEqualFold(name, "content-length"):
+		case bytes.EqualFold(name, []byte("content-length")):
 			n, ok := parseDigits(value, maxRequest)
 			if !ok {
 				return r, false
 			}
 			r.contentLength = n
-		case asciiEqualFold(name, "transfer-encoding"):
+		case bytes.EqualFold(name, []byte("transfer-encoding")):
 			return r, false // chunked bodies are not supported: see the package comment
-		case asciiEqualFold(name, "connection"):
+		case bytes.EqualFold(name, []byte("connection")):
 			if hasToken(value, "close") {
 				r.close = true
 			}
 		}
 	}
 	return r, true
-}
-
-func asciiEqualFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // hasToken reports whether a comma-separated header value holds the token
@@ -536,7 +520,7 @@ func hasToken(value []byte, lower string) bool {
 	for len(value) > 0 {
 		var t []byte
 		t, value, _ = bytes.Cut(value, []byte{','})
-		if asciiEqualFold(bytes.Trim(t, " \t"), lower) {
+		if bytes.EqualFold(bytes.Trim(t, " \t"), []byte(lower)) {
 			return true
 		}
 	}

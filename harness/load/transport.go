@@ -403,18 +403,18 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, bool, error) {
 		}
 		name, value := h[:colon], bytes.TrimSpace(h[colon+1:])
 		switch {
-		case equalFold(name, "content-length"):
+		case bytes.EqualFold(name, []byte("content-length")):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 {
 				return nil, false, fmt.Errorf("%w: Content-Length %q", errMalformed, value)
 			}
 			resp.ContentLength = n
-		case equalFold(name, "transfer-encoding"):
+		case bytes.EqualFold(name, []byte("transfer-encoding")):
 			chunked = bytes.EqualFold(value, []byte("chunked"))
 			if !chunked {
 				return nil, false, fmt.Errorf("%w: unsupported Transfer-Encoding %q", errMalformed, value)
 			}
-		case equalFold(name, "connection"):
+		case bytes.EqualFold(name, []byte("connection")):
 			if bytes.EqualFold(value, []byte("close")) {
 				keep = false
 			} else if bytes.EqualFold(value, []byte("keep-alive")) {
@@ -554,22 +554,6 @@ func atoi3(b []byte) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, true
-}
-
-func equalFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // statusText avoids an allocation for the statuses a load test sees

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/scenario"
+	"github.com/benchharness/harness/harness/targets"
 )
 
 // loadRun reads what a measurement needs from <root>/scenarios: the profile
@@ -32,4 +33,14 @@ func loadRun(root, profile, scen string, dur time.Duration) (*scenario.Profile, 
 		return nil, nil, nil, err
 	}
 	return p, s, ref, nil
+}
+
+// selectTargets finds the targets under <root>/targets and keeps the ones a
+// comma-separated list names (all of them when it is empty).
+func selectTargets(root, names string) ([]*targets.Manifest, error) {
+	all, err := targets.Discover(filepath.Join(root, "targets"))
+	if err != nil {
+		return nil, err
+	}
+	return targets.Select(all, splitList(names))
 }

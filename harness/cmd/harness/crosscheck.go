@@ -11,7 +11,6 @@ import (
 	"github.com/benchharness/harness/harness/bench"
 	"github.com/benchharness/harness/harness/crosscheck"
 	"github.com/benchharness/harness/harness/runtime"
-	"github.com/benchharness/harness/harness/targets"
 )
 
 // crosscheckCmd is `harness crosscheck`: crosscheck.Run over the chosen
@@ -33,11 +32,7 @@ func crosscheckCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	all, err := targets.Discover(filepath.Join(*root, "targets"))
-	if err != nil {
-		return err
-	}
-	sel, err := targets.Select(all, splitList(*names))
+	sel, err := selectTargets(*root, *names)
 	if err != nil {
 		return err
 	}

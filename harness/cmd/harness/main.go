@@ -105,11 +105,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	all, err := targets.Discover(filepath.Join(*root, "targets"))
-	if err != nil {
-		return err
-	}
-	sel, err := targets.Select(all, splitList(*names))
+	sel, err := selectTargets(*root, *names)
 	if err != nil {
 		return err
 	}
