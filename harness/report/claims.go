@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -25,11 +26,33 @@ type Claims struct {
 	Claims    []Claim `yaml:"claims"`
 }
 
-// Source is a document claims are quoted from.
+// Source is a document claims are quoted from, cited as a reader finds
+// it: title, author, date and canonical URL (empty when none is known).
 type Source struct {
 	Title   string `yaml:"title"`
-	File    string `yaml:"file"`
+	Author  string `yaml:"author"`
+	Date    string `yaml:"date"`
+	URL     string `yaml:"url"`
 	Section string `yaml:"section"`
+}
+
+// Cite is the source as one line of a report.
+func (s Source) Cite() string {
+	var parts []string
+	for _, p := range []string{s.Author, s.Date} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if s.URL != "" {
+		parts = append(parts, s.URL)
+	} else {
+		parts = append(parts, "no URL known")
+	}
+	if s.Section != "" {
+		parts = append(parts, "section "+s.Section)
+	}
+	return fmt.Sprintf("%q (%s)", s.Title, strings.Join(parts, ", "))
 }
 
 // Claim is one published statement and its rule. Its subject is exactly one

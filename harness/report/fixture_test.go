@@ -53,7 +53,7 @@ func quickProfile() *scenario.Profile {
 }
 
 func articleReference() *scenario.Reference {
-	return &scenario.Reference{Name: "article", Source: "shared/seeds/000_ab30367153090f75.txt", VCPUs: 8, FixedRate: 10000,
+	return &scenario.Reference{Name: "article", Source: "\"Rust vs Go vs Elixir\" (https://kanopylabs.com/blog/rust-vs-go-vs-elixir-backends)", VCPUs: 8, FixedRate: 10000,
 		Rows: []scenario.ReferenceRow{
 			{Target: "fastify", PeakRPS: 14000, P95MS: 32, RSSMB: 380, CPUPct: 65},
 			{Target: "chi", PeakRPS: 38000, P95MS: 9, RSSMB: 95, CPUPct: 38},

@@ -234,16 +234,7 @@ func writeVerdicts(b *strings.Builder, claims *Claims, verdicts []Verdict) {
 	b.WriteString("\nSources: ")
 	var srcs []string
 	for _, id := range sortedKeys(claims.Sources) {
-		src := claims.Sources[id]
-		s := fmt.Sprintf("`%s` = %s", id, src.Title)
-		if src.File != "" {
-			s += fmt.Sprintf(" (%s", src.File)
-			if src.Section != "" {
-				s += ", " + src.Section
-			}
-			s += ")"
-		}
-		srcs = append(srcs, s)
+		srcs = append(srcs, fmt.Sprintf("`%s` = %s", id, claims.Sources[id].Cite()))
 	}
 	b.WriteString(strings.Join(srcs, "; ") + ".\n\n### What each verdict rests on\n\n")
 	for _, v := range verdicts {

@@ -232,3 +232,21 @@ func TestArticleClaimsOnAFixtureRun(t *testing.T) {
 		t.Errorf("rust-beats-go does not say what it measured: %v", rb.Notes)
 	}
 }
+
+// A source is cited as a reader finds it, never by a path in this
+// machine's checkout; one without a known URL says so.
+func TestSourceCite(t *testing.T) {
+	cases := []struct {
+		src  Source
+		want string
+	}{
+		{Source{Title: "Rust vs Go", Author: "N. L.", Date: "2027-11-22", URL: "https://example.org/a", Section: "Real Numbers"},
+			`"Rust vs Go" (N. L., 2027-11-22, https://example.org/a, section Real Numbers)`},
+		{Source{Title: "Elixir vs Erlang vs Go", Section: "Benchmarks"}, `"Elixir vs Erlang vs Go" (no URL known, section Benchmarks)`},
+	}
+	for _, c := range cases {
+		if got := c.src.Cite(); got != c.want {
+			t.Errorf("Cite() = %s, want %s", got, c.want)
+		}
+	}
+}
