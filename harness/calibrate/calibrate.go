@@ -150,8 +150,8 @@ func capacity(ctx context.Context, cfg Config, mix *load.Mix, res *Result, logf 
 	}
 	res.Capacity = search.Peak
 	res.CapacityBound = peak.BoundLoader
-	if search.Bound == peak.BoundLoader && search.Peak >= cfg.MaxRate { // every rate passed
-		res.CapacityBound = "cap"
+	if search.Bound == peak.BoundCap {
+		res.CapacityBound = peak.BoundCap
 	}
 	if m, ok := byRate[search.Peak]; ok {
 		res.CPUPerRequestUS, res.AddedAtCapacity = m.cpuPerReq, m.added

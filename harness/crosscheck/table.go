@@ -100,10 +100,10 @@ func Verdict(rows []Row) (string, bool) {
 // disagreement then says more about that loader than about the target.
 func lowerBounds(r Row) string {
 	var s []string
-	if r.Harness.Bound == peak.BoundLoader {
+	if peak.LowerBound(r.Harness.Bound) {
 		s = append(s, "the harness's peak is loader-bound")
 	}
-	if r.Oha.Bound == peak.BoundLoader {
+	if peak.LowerBound(r.Oha.Bound) {
 		s = append(s, "oha's peak is loader-bound")
 	}
 	return strings.Join(s, ", ")
@@ -138,7 +138,7 @@ func peakCell(s Side) string {
 		return "–"
 	}
 	ge := ""
-	if s.Bound == peak.BoundLoader {
+	if peak.LowerBound(s.Bound) {
 		ge = "≥ "
 	}
 	return fmt.Sprintf("%s%.0f (%s)", ge, s.Peak, s.Bound)

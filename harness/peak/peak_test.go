@@ -107,8 +107,8 @@ func TestSearchCapAndErrors(t *testing.T) {
 	var calls []float64
 	cfg := Config{Start: 1000, Max: 5000, Growth: 2, Precision: 0.05, MaxSteps: 10, Criteria: crit}
 	res, _ := Search(context.Background(), cfg, simulated(1e6, 1e7, &calls))
-	if res.Peak != 5000 || res.Bound != BoundLoader {
-		t.Fatalf("every rate passing up to the cap: peak %.0f bound %s, want a 5000 lower bound", res.Peak, res.Bound)
+	if res.Peak != 5000 || res.Bound != BoundCap || !LowerBound(res.Bound) {
+		t.Fatalf("every rate passing up to the cap: peak %.0f bound %s, want a 5000 lower bound labelled cap", res.Peak, res.Bound)
 	}
 	boom := errors.New("target exited")
 	n := 0

@@ -10,8 +10,13 @@ import (
 const (
 	BoundTarget = "target" // the target failed the SLO: a real peak
 	BoundLoader = "loader" // the loader hit its limit first: a lower bound
+	BoundCap    = "cap"    // every rate passed up to the profile's cap: a lower bound
 	BoundError  = "error"  // no rate passed, or the search could not run
 )
+
+// LowerBound says whether a peak with this bound is only a lower bound of
+// the target's: the loader's limit, or the search's cap, came first.
+func LowerBound(bound string) bool { return bound == BoundLoader || bound == BoundCap }
 
 // Config bounds the search.
 type Config struct {
@@ -87,7 +92,7 @@ func Search(ctx context.Context, cfg Config, probe Probe) (Result, error) {
 				}
 			}
 		case math.IsInf(hi, 1):
-			res.Bound = BoundLoader
+			res.Bound = BoundCap
 			if res.Note == "" {
 				res.Note = fmt.Sprintf("every rate passed up to the %.0f req/s cap: a lower bound", cfg.Max)
 			}

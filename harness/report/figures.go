@@ -68,7 +68,7 @@ func measure(run *results.Run, name, fig string, scale float64) Measured {
 			m.Why = fmt.Sprintf("%s: no rate met the criteria", name)
 			return m
 		}
-		m.LowerBound = t.Peak.Bound == peak.BoundLoader
+		m.LowerBound = peak.LowerBound(t.Peak.Bound)
 		m.LoaderBoundReps = t.LoaderBoundRepeats()
 	}
 	m.OK = true

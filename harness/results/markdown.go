@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/scenario"
 )
 
@@ -47,7 +48,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 			continue
 		}
 		peakCell := fmt.Sprintf("%.0f", r.PeakRPS)
-		if r.PeakBound == "loader" {
+		if peak.LowerBound(r.PeakBound) {
 			peakCell = "≥ " + peakCell
 		}
 		loaderCell := "–"
@@ -65,7 +66,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	}
 	fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU (the article's 10,000 req/s on 8 vCPUs), so p95 and CPU %% compare directly; "+
 		"latencies are measured from each request's intended send time. CPU %% is of the target's vCPU budget. ", fixedPerVCPU)
-	b.WriteString("A peak marked `≥` was capped by the loader, not the target: it is a lower bound. ")
+	b.WriteString("A peak marked `≥` was capped by the loader or by the search's max_rate, not by the target: it is a lower bound. ")
 	b.WriteString("\"Loader adds\" is the loader's own share of that p95: first as calibrated against the instant reference server at this fixed rate (its precision), then as read live during this target's fixed run by its sentinel, " +
 		"which does not busy-wait and so also carries this machine's wake-up latency on both of its ends: an upper bound that flags a disturbed run, not a share to subtract. ")
 	b.WriteString("Memory is the RSS of the target's whole process tree and is not normalised.\n")
