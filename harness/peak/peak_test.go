@@ -207,3 +207,38 @@ func TestPeakAboveCapacityIsTheLoaders(t *testing.T) {
 		t.Fatalf("peak %.0f under a 20000 capacity: bound %s, want target", res.Peak, res.Bound)
 	}
 }
+
+// One lucky step must not set the peak: the reported rate passed twice. A
+// server of capacity 10,000 req/s whose steps above it pass once, by luck,
+// and never again.
+func TestPeakMustPassTwice(t *testing.T) {
+	lucky := map[float64]bool{}
+	var calls []float64
+	res, err := Search(context.Background(), Config{Start: 1000, Max: 1e6, Growth: 2, Precision: 0.02, MaxSteps: 20, Criteria: crit},
+		func(ctx context.Context, rate float64) (Observation, error) {
+			calls = append(calls, rate)
+			pass := rate <= 10000
+			if rate > 10000 && rate < 11000 && !lucky[rate] {
+				lucky[rate], pass = true, true
+			}
+			if pass {
+				return obs(rate, rate, 1, 5, 5, 0.3, 0.9), nil
+			}
+			return obs(rate, rate, 1, 300, 300, 0.3, 1), nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Peak > 10000 || res.Peak < 9500 || res.Bound != BoundTarget {
+		t.Fatalf("peak %.0f (%s), want the last rate that passed twice, at most 10000; rates %v", res.Peak, res.Bound, calls)
+	}
+	n := 0
+	for _, s := range res.Steps {
+		if s.Rate == res.Peak && s.Verdict.Pass {
+			n++
+		}
+	}
+	if n < 2 {
+		t.Fatalf("the peak %.0f passed %d time(s); rates %v", res.Peak, n, calls)
+	}
+}
