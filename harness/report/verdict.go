@@ -344,12 +344,13 @@ func judgeOrder(run *results.Run, cl *Claim, v *Verdict) {
 	if repeated {
 		v.Spread = "min–max: " + strings.Join(spreads, ", ")
 	}
-	if len(missing) > 0 && point != no {
-		// An order among the measured targets cannot vouch for the
-		// unmeasured ones; a broken one is broken whatever they do.
+	if len(missing) > 0 {
+		// With a target missing, its neighbours would be compared across
+		// its tier: a gap rule then measures two gaps at once, and even an
+		// order says nothing about where the missing one stands.
 		v.Verdict = NotMeasured
-		v.Notes = append(v.Notes, "judged among the measured targets only: "+map[outcome]string{yes: "holds there", unknown: "undecided there"}[point])
 		v.Notes = append(v.Notes, missing...)
+		v.Notes = append(v.Notes, "among the measured targets alone: "+map[outcome]string{yes: "holds", no: "does not hold", unknown: "undecided"}[point])
 	} else {
 		v.decide(point, "a loader-bound peak leaves an order or a gap open")
 	}

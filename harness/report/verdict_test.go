@@ -133,10 +133,15 @@ func TestVerdicts(t *testing.T) {
 			DoesNotHold, ""},
 		{"order holds among the measured, one skipped", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, phoenix, chi, fastify]}`,
 			runOf(1, tgt("fastify", 1, "target", peaks(1)), tgt("chi", 1, "target", peaks(2)), skipped("phoenix"), tgt("axum", 1, "target", peaks(4))),
-			NotMeasured, "holds there"},
+			NotMeasured, "among the measured targets alone: holds"},
+		// A skipped target makes any order or gap rule "not measured": its
+		// neighbours would otherwise be compared across its tier.
 		{"order broken among the measured, one skipped", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, phoenix, chi, fastify]}`,
 			runOf(1, tgt("fastify", 1, "target", peaks(3)), tgt("chi", 1, "target", peaks(2)), skipped("phoenix"), tgt("axum", 1, "target", peaks(4))),
-			DoesNotHold, ""},
+			NotMeasured, "among the measured targets alone: does not hold"},
+		{"gap across a skipped tier", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, phoenix, chi], gap: [2, 5]}`,
+			runOf(1, tgt("chi", 1, "target", peaks(1)), skipped("phoenix"), tgt("axum", 1, "target", peaks(12))),
+			NotMeasured, "phoenix skipped"},
 		{"order with a loader-bound top holds", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, chi]}`,
 			runOf(1, tgt("chi", 1, "target", peaks(2)), tgt("axum", 1, "loader", peaks(4))), Holds, ""},
 		{"order with a loader-bound bottom is undecided", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, chi]}`,
