@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,5 +241,25 @@ func TestPeakMustPassTwice(t *testing.T) {
 	}
 	if n < 2 {
 		t.Fatalf("the peak %.0f passed %d time(s); rates %v", res.Peak, n, calls)
+	}
+}
+
+// A peak whose confirmation fails because of the loader stands, as the
+// loader's lower bound: the loader's limit is no evidence against the target.
+func TestLoaderBoundConfirmationKeepsThePeak(t *testing.T) {
+	tries := map[float64]int{}
+	res, err := Search(context.Background(), Config{Start: 1000, Max: 1e6, Growth: 2, Precision: 0.05, MaxSteps: 20, Criteria: crit},
+		func(ctx context.Context, rate float64) (Observation, error) {
+			tries[rate]++
+			if rate <= 4000 && tries[rate] == 1 {
+				return obs(rate, rate, 1, 5, 5, 0.5, 0.3), nil
+			}
+			return obs(rate, rate*0.9, 1, 300, 3, 0.95, 0.3), nil // the loader out of CPU
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Peak != 4000 || res.Bound != BoundLoader || !strings.Contains(res.Note, "confirmation was the loader's limit") {
+		t.Fatalf("peak %.0f bound %s (%s), want 4000 labelled loader", res.Peak, res.Bound, res.Note)
 	}
 }

@@ -171,11 +171,18 @@ func Search(ctx context.Context, cfg Config, probe Probe) (Result, error) {
 	// The reported peak must have passed twice: with noisy steps, the
 	// highest single pass is biased up by whichever step was lucky. A
 	// candidate that fails its second try is a failure like any other,
-	// and the next passing rate below it is tried in turn.
+	// and the next passing rate below it is tried in turn; one whose second
+	// try was the loader's limit stands, labelled loader.
 	for tries := 0; lo > 0 && passes[lo] < 2 && tries < maxPeakConfirms && ctx.Err() == nil; tries++ {
 		v, err := run("confirm-peak", lo)
 		if err != nil {
 			return finish(err)
+		}
+		if !v.Pass && v.LoaderBound {
+			// Not evidence against the target: the loader could not
+			// repeat the step. The candidate stands, as a lower bound.
+			caveat = fmt.Sprintf("%.0f req/s passed once; its confirmation was the loader's limit", lo)
+			break
 		}
 		if !v.Pass {
 			lo, loLoader = 0, 0
@@ -186,7 +193,7 @@ func Search(ctx context.Context, cfg Config, probe Probe) (Result, error) {
 			}
 		}
 	}
-	if lo > 0 && passes[lo] < 2 && ctx.Err() == nil {
+	if lo > 0 && passes[lo] < 2 && caveat == "" && ctx.Err() == nil {
 		caveat = fmt.Sprintf("%.0f req/s passed once: %d tries at confirming a peak failed", lo, maxPeakConfirms)
 	}
 	return finish(ctx.Err())
