@@ -93,6 +93,9 @@ func subtitle(run *results.Run) string {
 // WriteCharts renders every chart of run into dir as PNG and SVG. A chart
 // that cannot be drawn is left out and reported; the others are written.
 func WriteCharts(run *results.Run, dir string) ([]Chart, error) {
+	if len(run.Targets) == 0 {
+		return nil, nil // interrupted before the first target: nothing to draw
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}

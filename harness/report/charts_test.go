@@ -155,3 +155,14 @@ func TestChartsOfARunWithNothingMeasured(t *testing.T) {
 		t.Fatalf("charts of a run where every target failed: %v", err)
 	}
 }
+
+// A run interrupted before its first target (during the loader's
+// calibration) has no rows at all: no chart, and no error.
+func TestChartsOfARunInterruptedBeforeAnyTarget(t *testing.T) {
+	run := loadFixture(t, "single")
+	run.Targets = nil
+	charts, err := WriteCharts(run, t.TempDir())
+	if err != nil || len(charts) != 0 {
+		t.Fatalf("charts of a run with no target: %d charts, err %v", len(charts), err)
+	}
+}
