@@ -85,7 +85,7 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	// per request; the transport's deadline does that job.
 	pacer := NewPacer(cfg.Rate, cfg.Spin)
 	defer pacer.Close()
-	tr := &Transport{MaxConns: cfg.Connections, Timeout: cfg.Timeout, Spin: pacer.Spin}
+	tr := &Transport{MaxConns: cfg.Connections, Timeout: cfg.Timeout, spin: pacer.spin}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	atk := vegeta.NewAttacker(
@@ -114,7 +114,7 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	st := tally.step(cfg.Rate)
 	lp50, lp95 := pacer.Lateness()
 	st.LatenessP50, st.LatenessP95 = ms(lp50), ms(lp95)
-	st.SpinS = pacer.Spin.Spent().Seconds()
+	st.SpinS = pacer.spin.Spent().Seconds()
 	if ctx.Err() != nil {
 		return st, ctx.Err()
 	}

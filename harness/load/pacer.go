@@ -27,7 +27,7 @@ import (
 // gives that instant for a result's sequence number.
 type Pacer struct {
 	Freq float64 // hits per second
-	Spin *spin   // nil: never spin, wake on the timer alone
+	spin *spin   // nil: never spin, wake on the timer alone
 
 	interval time.Duration
 	began    time.Time
@@ -39,7 +39,7 @@ type Pacer struct {
 
 // NewPacer paces freq hits per second, spinning as policy says (nil: never).
 func NewPacer(freq float64, policy *SpinPolicy) *Pacer {
-	return &Pacer{Freq: freq, Spin: newSpin(policy, freq), interval: time.Duration(float64(time.Second) / freq), margin: 50 * time.Microsecond}
+	return &Pacer{Freq: freq, spin: newSpin(policy, freq), interval: time.Duration(float64(time.Second) / freq), margin: 50 * time.Microsecond}
 }
 
 // Pace implements vegeta.Pacer: it blocks until hit `hits` is due and
@@ -49,7 +49,7 @@ func (p *Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 		p.began = time.Now().Add(-elapsed)
 	}
 	due := p.began.Add(time.Duration(hits) * p.interval)
-	if p.Spin != nil && time.Until(due) > p.margin {
+	if p.spin != nil && time.Until(due) > p.margin {
 		// Let the worker just given a hit send it before this goroutine
 		// spends two syscalls arming its timer.
 		runtime.Gosched()
@@ -90,29 +90,29 @@ func (p *Pacer) Lateness() (p50, p95 time.Duration) {
 }
 
 func (p *Pacer) waitUntil(due time.Time) {
-	spin := p.Spin != nil && p.Spin.allowed()
+	spinning := p.spin != nil && p.spin.allowed()
 	wake := due
-	if spin {
+	if spinning {
 		wake = due.Add(-p.margin)
 	}
 	if time.Until(wake) > 0 {
-		if spin {
-			p.Spin.wakeAt.Store(wake.UnixNano())
+		if spinning {
+			p.spin.wakeAt.Store(wake.UnixNano())
 		}
 		p.sleepUntil(wake)
-		if spin {
-			p.Spin.wakeAt.Store(0)
+		if spinning {
+			p.spin.wakeAt.Store(0)
 		}
 		late := time.Since(wake)
 		p.learn(late)
 	}
-	if !spin {
+	if !spinning {
 		return
 	}
-	p.Spin.enter()
-	defer p.Spin.exit()
+	p.spin.enter()
+	defer p.spin.exit()
 	for time.Now().Before(due) {
-		if !p.Spin.allowed() {
+		if !p.spin.allowed() {
 			break // the loader got busy: its goroutines need the netpoller
 		}
 		runtime.Gosched()
@@ -137,7 +137,7 @@ func (p *Pacer) learn(late time.Duration) {
 	} else {
 		p.margin -= step
 	}
-	p.margin = min(max(p.margin, 0), p.Spin.maxMargin())
+	p.margin = min(max(p.margin, 0), p.spin.maxMargin())
 }
 
 func (p *Pacer) sleepUntil(t time.Time) {

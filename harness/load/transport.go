@@ -34,10 +34,10 @@ type Transport struct {
 	MaxConns int
 	// Timeout bounds one request: connection wait, dial, write and read.
 	Timeout time.Duration
-	// Spin, if set, lets a request whose loader is otherwise idle poll its
+	// spin, if set, lets a request whose loader is otherwise idle poll its
 	// socket for the response instead of parking: an idle CPU here wakes
 	// 30-100 µs late, which a parked reader would add to every latency.
-	Spin *spin
+	spin *spin
 
 	mu     sync.Mutex
 	pools  map[string]*pool
@@ -87,11 +87,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.Spin != nil {
-		t.Spin.inflight.Add(1)
-		defer t.Spin.inflight.Add(-1)
+	if t.spin != nil {
+		t.spin.inflight.Add(1)
+		defer t.spin.inflight.Add(-1)
 	}
-	resp, keep, err := c.roundTrip(req, deadline, t.Spin)
+	resp, keep, err := c.roundTrip(req, deadline, t.spin)
 	if err != nil || !keep {
 		p.discard(c)
 	} else {
