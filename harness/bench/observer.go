@@ -50,8 +50,7 @@ func (o *Observer) Close() {
 
 // Observe offers rate for d.
 func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (peak.Observation, sample.Stats, error) {
-	cfg := load.Config{Rate: rate, Duration: d, Workers: o.Loader.Workers, MaxWorkers: o.Loader.MaxWorkers,
-		Connections: o.Loader.Connections, Timeout: o.Loader.Timeout.D(), Spin: SpinPolicy(o.Loader)}
+	cfg := load.ProfileConfig(o.Loader, rate, d)
 	if o.Live != nil && o.Target != nil {
 		cfg.Progress = func(s load.Step) {
 			if r, ok := o.Target.Last(); ok {
@@ -81,17 +80,6 @@ func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (
 		obs.Target = &ts
 	}
 	return obs, ts, err
-}
-
-// SpinPolicy is the loader's busy-wait policy from the profile: spin at
-// rates up to spin_below_rps, never when it is zero.
-func SpinPolicy(lp scenario.Loader) *load.SpinPolicy {
-	if lp.SpinBelow <= 0 {
-		return nil
-	}
-	p := load.DefaultSpin()
-	p.MaxRate = lp.SpinBelow
-	return p
 }
 
 // Criteria are the profile's step criteria, with the loader's calibrated

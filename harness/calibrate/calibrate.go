@@ -184,12 +184,7 @@ func (m measured) record(phase string, pass bool, reason string) Step {
 // loader's CPU around it (this process: nothing else runs during a
 // calibration).
 func attack(ctx context.Context, cfg Config, mix *load.Mix, rate float64, d time.Duration) (measured, error) {
-	lc := load.Config{Rate: rate, Duration: d, Workers: cfg.Loader.Workers, MaxWorkers: cfg.Loader.MaxWorkers,
-		Connections: cfg.Loader.Connections, Timeout: cfg.Loader.Timeout.D()}
-	if cfg.Loader.SpinBelow > 0 {
-		lc.Spin = load.DefaultSpin()
-		lc.Spin.MaxRate = cfg.Loader.SpinBelow
-	}
+	lc := load.ProfileConfig(cfg.Loader, rate, d)
 	c0, t0 := processCPU(), time.Now()
 	st, err := load.Attack(ctx, mix, lc)
 	cpu, wall := processCPU()-c0, time.Since(t0)

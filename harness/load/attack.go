@@ -10,6 +10,8 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/harness/harness/scenario"
 )
 
 // Config is one constant-rate attack.
@@ -24,6 +26,19 @@ type Config struct {
 	Spin *SpinPolicy
 	// Progress, if set, is called about twice a second with the step so far.
 	Progress func(Step)
+}
+
+// ProfileConfig is one attack as a profile's loader settings make it:
+// its workers, connections and timeout, and its busy-wait policy (spin at
+// rates up to spin_below_rps, never when that is zero).
+func ProfileConfig(lp scenario.Loader, rate float64, d time.Duration) Config {
+	cfg := Config{Rate: rate, Duration: d, Workers: lp.Workers, MaxWorkers: lp.MaxWorkers,
+		Connections: lp.Connections, Timeout: lp.Timeout.D()}
+	if lp.SpinBelow > 0 {
+		cfg.Spin = DefaultSpin()
+		cfg.Spin.MaxRate = lp.SpinBelow
+	}
+	return cfg
 }
 
 // Step is what one attack measured. Latencies are in milliseconds.
