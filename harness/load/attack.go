@@ -101,7 +101,7 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	pacer := NewPacer(cfg.Rate, cfg.Spin)
 	defer pacer.Close()
 	tr := &Transport{MaxConns: cfg.Connections, Timeout: cfg.Timeout, spin: pacer.spin}
-	defer tr.CloseIdleConnections()
+	defer tr.Close()
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	atk := vegeta.NewAttacker(
 		vegeta.Workers(uint64(cfg.Workers)),

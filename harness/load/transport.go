@@ -38,6 +38,8 @@ type Transport struct {
 	// socket for the response instead of parking: an idle CPU here wakes
 	// 30-100 µs late, which a parked reader would add to every latency.
 	spin *spin
+	// dialer, if set, replaces net.Dialer (tests slow a dial down with it).
+	dialer func(network, addr string) (net.Conn, error)
 
 	mu     sync.Mutex
 	pools  map[string]*pool
@@ -55,8 +57,12 @@ type pool struct {
 	mu      sync.Mutex
 	idle    []*conn
 	open    map[*conn]struct{}
+	timeout time.Duration // bounds one dial
+	dialer  func(network, addr string) (net.Conn, error)
 	dialing int
-	waiters []chan *conn // FIFO; a nil send means "a slot is free: dial"
+	dials   sync.WaitGroup
+	waiters []chan handoff // FIFO
+	closed  bool
 }
 
 type conn struct {
@@ -115,6 +121,21 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
+// Close closes every connection, each busy one as its request ends, and
+// waits for dials under way; requests after it fail.
+func (t *Transport) Close() {
+	t.mu.Lock()
+	t.closed = true
+	pools := make([]*pool, 0, len(t.pools))
+	for _, p := range t.pools {
+		pools = append(pools, p)
+	}
+	t.mu.Unlock()
+	for _, p := range pools {
+		p.close()
+	}
+}
+
 // OpenConns is how many connections are open now, over all hosts.
 func (t *Transport) OpenConns() int {
 	t.mu.Lock()
@@ -140,7 +161,7 @@ func (t *Transport) pool(hostport string) (*pool, error) {
 	if t.pools == nil {
 		t.pools = map[string]*pool{}
 	}
-	p := &pool{addr: hostport, host: hostport, max: max(t.MaxConns, 1), open: map[*conn]struct{}{}}
+	p := &pool{addr: hostport, host: hostport, max: max(t.MaxConns, 1), timeout: t.Timeout, dialer: t.dialer, open: map[*conn]struct{}{}}
 	if _, _, err := net.SplitHostPort(hostport); err != nil {
 		p.addr = net.JoinHostPort(hostport, "80")
 	}
@@ -148,8 +169,13 @@ func (t *Transport) pool(hostport string) (*pool, error) {
 	return p, nil
 }
 
-// get returns the most recently used idle connection, or dials one while
-// under the cap, or waits for one to come back.
+// get returns the most recently used idle connection, or else waits for
+// the first of: a connection coming back, or one dialled for it. Dials run
+// in the background, a few at a time: a loader that dialled in the
+// request's path turned a millisecond's hiccup at 30K req/s into hundreds
+// of dials, each making the backlog longer, and ended with every allowed
+// connection open and p99 at tens of ms (measured against the reference
+// server: the same rate on a warm pool held p99 under 1 ms).
 func (p *pool) get(ctx context.Context, deadline time.Time, t *Transport) (*conn, error) {
 	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
@@ -158,20 +184,20 @@ func (p *pool) get(ctx context.Context, deadline time.Time, t *Transport) (*conn
 		p.mu.Unlock()
 		return c, nil
 	}
-	if len(p.open)+p.dialing < p.max {
-		p.dialing++
+	if p.closed {
 		p.mu.Unlock()
-		return p.dial(ctx, deadline)
+		return nil, errTransportClosed
 	}
-	ch := make(chan *conn, 1)
+	ch := make(chan handoff, 1)
 	p.waiters = append(p.waiters, ch)
+	p.dialMoreLocked()
 	p.mu.Unlock()
 
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
-	case c := <-ch:
-		return p.handed(ctx, deadline, c)
+	case h := <-ch:
+		return h.c, h.err
 	case <-ctx.Done():
 		return nil, p.abandon(ch, ctx.Err())
 	case <-timer.C:
@@ -179,17 +205,27 @@ func (p *pool) get(ctx context.Context, deadline time.Time, t *Transport) (*conn
 	}
 }
 
-// handed takes what a waiter was given: a connection, or leave to dial.
-func (p *pool) handed(ctx context.Context, deadline time.Time, c *conn) (*conn, error) {
-	if c != nil {
-		return c, nil
-	}
-	return p.dial(ctx, deadline)
+// handoff is what a waiter is given: a connection, or why a dial failed.
+type handoff struct {
+	c   *conn
+	err error
 }
 
-// abandon withdraws a waiter; one that was handed something meanwhile
+// maxParallelDials bounds the dials in progress per host.
+const maxParallelDials = 4
+
+// dialMoreLocked starts dials while waiters outnumber them, under the cap.
+func (p *pool) dialMoreLocked() {
+	for len(p.waiters) > p.dialing && p.dialing < maxParallelDials && len(p.open)+p.dialing < p.max {
+		p.dialing++
+		p.dials.Add(1)
+		go p.dial()
+	}
+}
+
+// abandon withdraws a waiter; one that was handed a connection meanwhile
 // passes it on.
-func (p *pool) abandon(ch chan *conn, err error) error {
+func (p *pool) abandon(ch chan handoff, err error) error {
 	p.mu.Lock()
 	for i, w := range p.waiters {
 		if w == ch {
@@ -199,27 +235,39 @@ func (p *pool) abandon(ch chan *conn, err error) error {
 		}
 	}
 	p.mu.Unlock()
-	if c := <-ch; c != nil { // handed a connection after all
-		p.put(c)
-	} else { // handed a dial slot
-		p.mu.Lock()
-		p.dialing--
-		p.mu.Unlock()
-		p.freed()
+	if h := <-ch; h.c != nil {
+		p.put(h.c)
 	}
 	return err
 }
 
-// dial opens a connection in a slot already counted in p.dialing.
-func (p *pool) dial(ctx context.Context, deadline time.Time) (*conn, error) {
-	d := net.Dialer{Deadline: deadline}
-	nc, err := d.DialContext(ctx, "tcp", p.addr)
+// dial opens a connection in a slot already counted in p.dialing and gives
+// it to the first waiter, or to the idle stack; a failure goes to the first
+// waiter, so that a target that refuses connections fails requests at once.
+func (p *pool) dial() {
+	defer p.dials.Done()
+	dial := p.dialer
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: p.timeout}).Dial
+	}
+	nc, err := dial("tcp", p.addr)
 	p.mu.Lock()
 	p.dialing--
 	if err != nil {
+		err = fmt.Errorf("dial %s: %w", p.addr, err)
+		if len(p.waiters) > 0 {
+			ch := p.waiters[0]
+			p.waiters = p.waiters[1:]
+			ch <- handoff{err: err}
+		}
+		p.dialMoreLocked()
 		p.mu.Unlock()
-		p.freed()
-		return nil, fmt.Errorf("dial %s: %w", p.addr, err)
+		return
+	}
+	if p.closed {
+		p.mu.Unlock()
+		_ = nc.Close()
+		return
 	}
 	c := &conn{nc: nc, p: p, wbuf: make([]byte, 0, 512)}
 	p.open[c] = struct{}{}
@@ -229,7 +277,7 @@ func (p *pool) dial(ctx context.Context, deadline time.Time) (*conn, error) {
 	}
 	c.rd = spinReader{c: c}
 	c.br = bufio.NewReaderSize(&c.rd, 4096)
-	return c, nil
+	p.put(c)
 }
 
 // put returns a healthy connection: to the first waiter, or the stack.
@@ -239,34 +287,38 @@ func (p *pool) put(c *conn) {
 		ch := p.waiters[0]
 		p.waiters = p.waiters[1:]
 		p.mu.Unlock()
-		ch <- c
+		ch <- handoff{c: c}
+		return
+	}
+	if p.closed {
+		p.mu.Unlock()
+		p.discard(c)
 		return
 	}
 	p.idle = append(p.idle, c)
 	p.mu.Unlock()
 }
 
-// discard closes a connection that must not be reused.
+// discard closes a connection that must not be reused, and lets a waiter's
+// dial take its slot.
 func (p *pool) discard(c *conn) {
 	_ = c.nc.Close()
 	p.mu.Lock()
 	delete(p.open, c)
+	if !p.closed {
+		p.dialMoreLocked()
+	}
 	p.mu.Unlock()
-	p.freed()
 }
 
-// freed gives a free slot to the first waiter, if any, to dial.
-func (p *pool) freed() {
+// close stops the pool: idle connections are closed now, busy ones when
+// they come back, and dials under way when they finish; it waits for those.
+func (p *pool) close() {
 	p.mu.Lock()
-	if len(p.waiters) == 0 || len(p.open)+p.dialing >= p.max {
-		p.mu.Unlock()
-		return
-	}
-	ch := p.waiters[0]
-	p.waiters = p.waiters[1:]
-	p.dialing++
+	p.closed = true
 	p.mu.Unlock()
-	ch <- nil
+	p.closeIdle()
+	p.dials.Wait()
 }
 
 func (p *pool) closeIdle() {

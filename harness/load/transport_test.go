@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -332,5 +333,82 @@ func TestTransportHonoursContext(t *testing.T) {
 	start := time.Now()
 	if _, err := tr.RoundTrip(req); err == nil || time.Since(start) > time.Second {
 		t.Fatalf("err %v after %s, want a context error after 100 ms", err, time.Since(start))
+	}
+}
+
+// A request with no idle connection takes the first that comes back rather
+// than waiting for its own dial: at high rates a hiccup otherwise turned
+// into a dial per queued request, each making the queue longer.
+func TestTransportPrefersAReturningConnectionToADial(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }))
+	t.Cleanup(srv.Close)
+	const dialDelay = 2 * time.Second
+	var dials atomic.Int64
+	tr := &Transport{MaxConns: 50, Timeout: 10 * time.Second}
+	tr.dialer = func(network, addr string) (net.Conn, error) {
+		if dials.Add(1) > 1 {
+			time.Sleep(dialDelay) // every dial after the first is slow
+		}
+		return net.Dial(network, addr)
+	}
+	t.Cleanup(tr.Close)
+	if _, err := do(t, tr, "GET", srv.URL+"/", nil); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+			_, err := tr.RoundTrip(req)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(start); took >= dialDelay {
+		t.Fatalf("20 concurrent requests took %s: they waited for dials (%s each) instead of the connection that came back", took, dialDelay)
+	}
+	if n := dials.Load(); n > 1+maxParallelDials {
+		t.Fatalf("%d dials for 20 queued requests, want at most %d at a time", n, maxParallelDials)
+	}
+}
+
+// A target that refuses connections fails requests at once with the dial's
+// error, not after the timeout; a closed transport refuses requests.
+func TestTransportReportsDialFailuresAndClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close()
+	tr := &Transport{MaxConns: 4, Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			req, _ := http.NewRequest("GET", url+"/", nil)
+			_, err := tr.RoundTrip(req)
+			if err == nil || !strings.Contains(err.Error(), "dial") || time.Since(start) > 5*time.Second {
+				t.Errorf("err %v after %s, want a dial error at once", err, time.Since(start))
+			}
+		}()
+	}
+	wg.Wait()
+	tr.Close()
+	req, _ := http.NewRequest("GET", url+"/", nil)
+	if _, err := tr.RoundTrip(req); !errors.Is(err, errTransportClosed) {
+		t.Fatalf("after Close: %v, want %v", err, errTransportClosed)
 	}
 }
