@@ -30,6 +30,7 @@ type Pacer struct {
 	spin *spin   // nil: never spin, wake on the timer alone
 
 	interval time.Duration
+	early    time.Duration // a hit due within this long leaves now (see NewPacer)
 	began    time.Time
 	timer    *timerFD
 	margin   time.Duration   // current estimate of the timer's lateness (high quantile)
@@ -37,9 +38,22 @@ type Pacer struct {
 	wakes    int
 }
 
+// earlyRelease is how early a pacer that does not spin lets a hit leave
+// rather than arm its timer. Arming, parking and waking cost this loader
+// about 9 µs of CPU and, from idle, 35-40 µs more: at tens of thousands of
+// hits per second, a timer per hit made the pacer the loader's largest
+// cost. A hit let go early is no latency hidden (a result's latency is the
+// larger of send-to-done and intended-to-done); the target sees arrivals
+// bunched by at most this much, far below any SLO here.
+const earlyRelease = 100 * time.Microsecond
+
 // NewPacer paces freq hits per second, spinning as policy says (nil: never).
 func NewPacer(freq float64, policy *SpinPolicy) *Pacer {
-	return &Pacer{Freq: freq, spin: newSpin(policy, freq), interval: time.Duration(float64(time.Second) / freq), margin: 50 * time.Microsecond}
+	p := &Pacer{Freq: freq, spin: newSpin(policy, freq), interval: time.Duration(float64(time.Second) / freq), margin: 50 * time.Microsecond}
+	if p.spin == nil {
+		p.early = earlyRelease
+	}
+	return p
 }
 
 // Pace implements vegeta.Pacer: it blocks until hit `hits` is due and
@@ -53,6 +67,9 @@ func (p *Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 		// Let the worker just given a hit send it before this goroutine
 		// spends two syscalls arming its timer.
 		runtime.Gosched()
+	}
+	if p.spin == nil && time.Until(due) <= p.early {
+		return 0, false
 	}
 	p.waitUntil(due)
 	return 0, false

@@ -1,0 +1,43 @@
+package load
+
+import (
+	"testing"
+	"time"
+)
+
+// Without spinning, a hit never leaves more than earlyRelease before it is
+// due, and hits due within that window leave together on one wake-up
+// rather than one timer each. With spinning, none leaves early at all.
+func TestPacerReleasesHitsWithinTheEarlyWindow(t *testing.T) {
+	cases := []struct {
+		name  string
+		rate  float64
+		spin  *SpinPolicy
+		early time.Duration // the most a hit may leave before it is due
+	}{
+		{"parked, fast rate: batched", 40000, nil, earlyRelease},
+		{"parked, slow rate", 2000, nil, earlyRelease},
+		{"spinning: on time", 2000, DefaultSpin(), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := NewPacer(c.rate, c.spin)
+			t.Cleanup(p.Close)
+			const hits = 400
+			start := time.Now()
+			var earliest time.Duration // most negative (now - due)
+			for n := uint64(0); n < hits; n++ {
+				p.Pace(time.Since(start), n)
+				if d := time.Since(p.Intended(n)); d < earliest {
+					earliest = d
+				}
+			}
+			if -earliest > c.early {
+				t.Fatalf("a hit left %s before it was due, allowed %s", -earliest, c.early)
+			}
+			if c.spin == nil && c.rate*earlyRelease.Seconds() >= 2 && p.wakes > hits/2 {
+				t.Fatalf("%d timer wake-ups for %d hits at %g/s: hits due within %s should share one", p.wakes, hits, c.rate, earlyRelease)
+			}
+		})
+	}
+}
