@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"time"
 
@@ -125,10 +124,9 @@ func Run(ctx context.Context, o Options) (*Report, string, error) {
 		// bench.Run pinned this process to the loader's CPUs; pin it again
 		// in case a later change stops doing so: the oha side's sampler and
 		// waiting must stay off the target's CPUs too.
-		if err := cpuset.PinSelf(plan.LoaderCPUs); err != nil {
-			return rep, dir, fmt.Errorf("pin this process to the loader's CPUs: %w", err)
+		if err := bench.PinLoader(plan); err != nil {
+			return rep, dir, err
 		}
-		goruntime.GOMAXPROCS(len(plan.LoaderCPUs))
 		if ctx.Err() == nil {
 			rec.Oha = runOha(ctx, o, oha, plan, m, filepath.Join(dir, "logs", m.Name+"-oha.log"), matchConnections(rec.Harness, o.Profile.Loader))
 		}
