@@ -67,19 +67,66 @@ func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (
 		}
 		added <- &lat
 	}()
-	from := time.Now()
+	// Each sampler marks the step's start and end, so its window is the
+	// step exactly (sample.Sampler.Mark).
+	lfrom, tfrom := o.loader.Mark(ctx), o.mark(ctx)
 	step, err := load.Attack(ctx, o.Mix, cfg)
-	to := time.Now()
+	tto, lto := o.mark(ctx), o.loader.Mark(ctx)
 	obs := peak.Observation{Step: step, TargetCPU: -1, LoaderAdded: <-added}
-	ls := o.loader.Between(from, to)
+	ls := o.loader.Between(lfrom, lto)
 	obs.LoaderCPU = ls.CPUMean / 100 / o.loaderCap
 	var ts sample.Stats
 	if o.Target != nil {
-		ts = o.Target.Between(from, to)
+		ts = o.Target.Between(tfrom, tto)
 		obs.TargetCPU = ts.CPUMean / 100 / o.Budget
 		obs.Target = &ts
 	}
 	return obs, ts, err
+}
+
+// Settle waits after a step until the target is idle again: at least
+// least, then until its CPU over one look (settleLook) is at most idle of
+// its budget twice running, for at most limit in all. Without a sampled
+// target it waits least.
+func (o *Observer) Settle(ctx context.Context, least, limit time.Duration, idle float64) peak.Settle {
+	start := time.Now()
+	wait := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	if !wait(least) || o.Target == nil {
+		return peak.Settle{Seconds: time.Since(start).Seconds(), Idle: o.Target == nil}
+	}
+	var s peak.Settle
+	quiet := 0
+	from := o.Target.Mark(ctx)
+	for quiet < 2 && time.Since(start) < max(limit, least) && wait(settleLook) {
+		to := o.Target.Mark(ctx)
+		s.CPU = o.Target.Between(from, to).CPUMean / 100 / o.Budget
+		from = to
+		if s.CPU <= idle {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+	s.Seconds, s.Idle = time.Since(start).Seconds(), quiet >= 2
+	return s
+}
+
+// settleLook is one look at the target's CPU while waiting for it to settle.
+const settleLook = 250 * time.Millisecond
+
+// mark marks the target's sampler, when there is one.
+func (o *Observer) mark(ctx context.Context) time.Time {
+	if o.Target == nil {
+		return time.Now()
+	}
+	return o.Target.Mark(ctx)
 }
 
 // Criteria are the profile's step criteria, with the loader's calibrated

@@ -247,10 +247,12 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 	obsv.Live = func(s load.Step, r sample.Reading) {
 		p.Live(m.Name, phase, s, r.CPUPct()/plan.Budget, float64(r.RSSBytes)/(1<<20))
 	}
-	repRSS := 0.0 // the RSS peak of the repetition under way
+	repRSS := 0.0            // the RSS peak of the repetition under way
+	var settled *peak.Settle // the wait before the next step
 	observe := func(ph string, rate float64, d time.Duration) (peak.Observation, sample.Stats, error) {
 		phase = ph
 		obs, ts, err := obsv.Observe(ctx, rate, d)
+		obs.Settle, settled = settled, nil
 		t.RSSPeakMB = max(t.RSSPeakMB, ts.RSSPeakMB)
 		repRSS = max(repRSS, ts.RSSPeakMB)
 		if cause := context.Cause(ctx); errors.Is(cause, errTargetExited) {
@@ -264,10 +266,12 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 		}
 		return obs, ts, err
 	}
+	// cooldown waits for the target to go idle; the next step records it.
 	cooldown := func() {
-		select {
-		case <-ctx.Done():
-		case <-time.After(o.Profile.Cooldown.D()):
+		st := obsv.Settle(ctx, o.Profile.Cooldown.D(), o.Profile.SettleTimeout.D(), o.Profile.IdleCPU)
+		settled = &st
+		if !st.Idle && ctx.Err() == nil {
+			p.Logf("%s: still at %.0f%% CPU after %.1f s of waiting to settle; the next step starts anyway", m.Name, 100*st.CPU, st.Seconds)
 		}
 	}
 

@@ -25,6 +25,18 @@ type Observation struct {
 	// LoaderAdded is the latency the loader itself added during the step,
 	// measured by the sentinel stream (load.Sentinel); nil if not measured.
 	LoaderAdded *load.Latency `json:"loader_added_ms,omitempty"`
+	// Settle is how long the harness waited before the step for the target
+	// to be idle again after the one before; nil for a first step.
+	Settle *Settle `json:"settle,omitempty"`
+}
+
+// Settle is a wait for the target to go idle between two steps.
+type Settle struct {
+	Seconds float64 `json:"seconds"`
+	// Idle is false when the wait hit its limit with the target still busy.
+	Idle bool `json:"idle"`
+	// CPU is the target's CPU over the last look, as a fraction of its budget.
+	CPU float64 `json:"cpu"`
 }
 
 // Criteria define a clean step.

@@ -27,9 +27,13 @@ type Profile struct {
 
 	Warmup Duration `yaml:"warmup" json:"warmup"`
 	Step   Duration `yaml:"step" json:"step"`
-	// Cooldown is the pause between steps, so one step's backlog does not
-	// bleed into the next.
-	Cooldown Duration `yaml:"cooldown" json:"cooldown"`
+	// Cooldown is the least pause between steps. After it the harness
+	// waits until the target's CPU is back under IdleCPU of its budget, for
+	// at most SettleTimeout, so one step's backlog does not bleed into the
+	// next (after an overload step a fixed second was not enough).
+	Cooldown      Duration `yaml:"cooldown" json:"cooldown"`
+	SettleTimeout Duration `yaml:"settle_timeout" json:"settle_timeout"`
+	IdleCPU       float64  `yaml:"idle_cpu" json:"idle_cpu"`
 
 	// FixedRatePerVCPU is the article's fixed load: 10,000 req/s on 8 vCPUs.
 	FixedRatePerVCPU float64  `yaml:"fixed_rate_per_vcpu" json:"fixed_rate_per_vcpu"`
@@ -77,7 +81,7 @@ func LoadProfile(dir, name string) (*Profile, error) {
 	path := filepath.Join(dir, "profiles", name+".yaml")
 	p := Profile{
 		Budget: "auto", LoaderRatio: 3, QuotaPeriod: Duration(10 * time.Millisecond),
-		Cooldown: Duration(time.Second), FixedRatePerVCPU: 1250,
+		Cooldown: Duration(time.Second), SettleTimeout: Duration(15 * time.Second), IdleCPU: 0.1, FixedRatePerVCPU: 1250,
 		Search: Search{SLOP95: Duration(50 * time.Millisecond), MinSuccess: 0.999, MinAchieved: 0.98,
 			StartPerVCPU: 2000, MaxRate: 200000, Growth: 2, Precision: 0.05, MaxSteps: 12, LoaderCPUGuard: 0.85,
 			LoaderLatencyGuard: 0.1},
@@ -120,6 +124,10 @@ func (p *Profile) validate(path string) error {
 	switch {
 	case p.Warmup < 0:
 		return fe("warmup", "must not be negative")
+	case p.Cooldown < 0 || p.SettleTimeout < 0:
+		return fe("settle_timeout", "cooldown and settle_timeout must not be negative")
+	case p.IdleCPU <= 0 || p.IdleCPU >= 1:
+		return fe("idle_cpu", "must be a share of the budget in (0,1), got %g", p.IdleCPU)
 	case p.LoaderRatio <= 0:
 		return fe("loader_ratio", "must be positive, got %g", p.LoaderRatio)
 	case p.FixedRatePerVCPU <= 0:

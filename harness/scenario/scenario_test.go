@@ -37,6 +37,8 @@ func TestBadProfileNamesFileAndField(t *testing.T) {
 		{"missing step", "name: p\nscenario: api\nfixed_duration: 5s\n", "field step"},
 		{"bad budget", base + "vcpus: lots\n", "field vcpus"},
 		{"growth", base + "search:\n  growth: 1\n", "field search.growth"},
+		{"idle_cpu", base + "idle_cpu: 1.5\n", "field idle_cpu"},
+		{"settle_timeout", base + "settle_timeout: -1s\n", "field settle_timeout"},
 		{"workers", base + "loader:\n  workers: 0\n", "field loader.workers"},
 		{"no scenario", "name: p\nstep: 3s\nfixed_duration: 5s\n", "field scenario"},
 	}
