@@ -106,6 +106,9 @@ func (c *Cgroup) Read(ctx context.Context) (sample.Reading, error) {
 	return r, err
 }
 
+// CPUSeconds is the cgroup's cumulative CPU time.
+func (c *Cgroup) CPUSeconds() (float64, error) { return c.cpuSeconds() }
+
 func (c *Cgroup) cpuSeconds() (float64, error) {
 	b, err := os.ReadFile(c.cpuFile)
 	if err != nil {

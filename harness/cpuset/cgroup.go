@@ -36,6 +36,9 @@ type Group interface {
 	Remove() error
 	// Version is "v1" or "v2".
 	Version() string
+	// CPUAccountingDir is the directory whose CPU counter (cpuacct.usage
+	// on v1, cpu.stat on v2) covers the group, "" when there is none.
+	CPUAccountingDir() string
 }
 
 // Available tells which cgroup version this machine offers to a root

@@ -15,6 +15,14 @@ func newV1(name string, l Limits) (Group, error) {
 	if l.MemoryBytes > 0 {
 		controllers = append(controllers, "memory")
 	}
+	// cpuacct counts the group's CPU time, children that have exited
+	// included. It is optional: without it the sampler falls back to
+	// per-process times.
+	if _, err := ownPath("cpuacct"); err == nil {
+		if _, err := os.Stat(filepath.Join(root, "cpuacct", "cgroup.procs")); err == nil {
+			controllers = append(controllers, "cpuacct")
+		}
+	}
 	for _, c := range controllers {
 		own, err := ownPath(c)
 		if err != nil {
@@ -91,3 +99,5 @@ func (g *v1) Remove() error {
 }
 
 func (g *v1) Version() string { return "v1" }
+
+func (g *v1) CPUAccountingDir() string { return g.dirs["cpuacct"] }

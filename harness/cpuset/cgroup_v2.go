@@ -55,6 +55,8 @@ func (g *v2) JoinFiles() []string    { return []string{filepath.Join(g.dir, "cgr
 func (g *v2) PIDs() ([]int32, error) { return readPIDs(filepath.Join(g.dir, "cgroup.procs")) }
 func (g *v2) Version() string        { return "v2" }
 
+func (g *v2) CPUAccountingDir() string { return g.dir }
+
 func (g *v2) Remove() error {
 	// cgroup.kill (5.14+) ends the whole tree at once; drain covers older kernels.
 	_ = write(filepath.Join(g.dir, "cgroup.kill"), "1")

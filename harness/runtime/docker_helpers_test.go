@@ -26,6 +26,14 @@ import (
 // BENCH_TEST_HELPER=contract-server it serves the reference handler on
 // $HOST:$PORT, inside a container as anywhere else.
 func TestMain(m *testing.M) {
+	switch os.Getenv("BENCH_TEST_HELPER") {
+	case "burn":
+		burnBriefly()
+		return
+	case "forking-server":
+		forkingServer()
+		return
+	}
 	if os.Getenv("BENCH_TEST_HELPER") == "contract-server" {
 		host := os.Getenv("HOST")
 		if host == "" {

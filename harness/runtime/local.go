@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/benchharness/harness/harness/cgsample"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/targets"
@@ -173,7 +174,15 @@ func (l *Local) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Inst
 		close(inst.done)
 	}()
 	if inst.group != nil {
-		inst.usage = sample.NewProcesses(inst.group.PIDs)
+		procs := sample.NewProcesses(inst.group.PIDs)
+		// CPU from the group's own counter when there is one: it also counts
+		// children that exited between two readings.
+		if dir := inst.group.CPUAccountingDir(); dir != "" {
+			if cg, err := cgsample.ForDir(dir); err == nil {
+				procs.CPUFrom(cg.CPUSeconds)
+			}
+		}
+		inst.usage = procs
 	} else {
 		inst.usage = sample.NewProcesses(sample.Tree(int32(cmd.Process.Pid)))
 	}

@@ -72,6 +72,19 @@ type Processes struct {
 	list  PIDLister
 	procs map[int32]*proc
 	last  time.Time
+
+	// cpu, when set, is a cumulative CPU counter for the whole set (a
+	// cgroup's); it replaces the per-process sum, which loses a process
+	// that starts and exits between two readings.
+	cpu     func() (float64, error)
+	lastCPU float64
+}
+
+// CPUFrom makes p read CPU time from counter (cumulative seconds over the
+// whole set, e.g. a cgroup's) instead of summing its processes'.
+func (p *Processes) CPUFrom(counter func() (float64, error)) *Processes {
+	p.cpu = counter
+	return p
 }
 
 type proc struct {
@@ -91,6 +104,16 @@ func (p *Processes) Read(ctx context.Context) (Reading, error) {
 		return Reading{}, err
 	}
 	r := Reading{At: time.Now()}
+	if p.cpu != nil {
+		total, err := p.cpu()
+		if err != nil {
+			return Reading{}, fmt.Errorf("read CPU counter: %w", err)
+		}
+		if !p.last.IsZero() {
+			r.CPUSeconds = max(0, total-p.lastCPU)
+		}
+		p.lastCPU = total
+	}
 	if !p.last.IsZero() {
 		r.Interval = r.At.Sub(p.last)
 	}
@@ -110,7 +133,7 @@ func (p *Processes) Read(ctx context.Context) (Reading, error) {
 		if t, err := pr.p.TimesWithContext(ctx); err == nil {
 			now := t.User + t.System
 			// A PID seen for the first time only sets its baseline.
-			if known {
+			if known && p.cpu == nil {
 				r.CPUSeconds += max(0, now-pr.cpuTime)
 			}
 			pr.cpuTime = now

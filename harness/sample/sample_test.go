@@ -111,3 +111,58 @@ func TestTreeFindsChildren(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// steadySource reports a constant CPU share over whatever time passed
+// since its previous reading.
+type steadySource struct {
+	share float64
+	last  time.Time
+}
+
+func (s *steadySource) Read(context.Context) (Reading, error) {
+	r := Reading{At: time.Now(), RSSBytes: 1 << 20}
+	if !s.last.IsZero() {
+		r.Interval = r.At.Sub(s.last)
+		r.CPUSeconds = s.share * r.Interval.Seconds()
+	}
+	s.last = r.At
+	return r, nil
+}
+
+// Marks bound a window exactly: a step shorter than the sampling interval
+// still gets its CPU, over its own duration and nothing else.
+func TestMarksCoverTheWindowExactly(t *testing.T) {
+	s := Start(context.Background(), &steadySource{share: 0.5}, time.Hour)
+	t.Cleanup(s.Stop)
+	before := s.Mark(context.Background())
+	time.Sleep(20 * time.Millisecond) // idle time before the step: not in it
+	from := s.Mark(context.Background())
+	time.Sleep(150 * time.Millisecond)
+	to := s.Mark(context.Background())
+	st := s.Between(from, to)
+	if st.Samples != 1 || st.CPUMean < 49.9 || st.CPUMean > 50.1 {
+		t.Fatalf("window of one step: %+v, want 1 sample at 50%% CPU", st)
+	}
+	if all := s.Between(before, to); all.Samples != 2 {
+		t.Fatalf("window from an earlier mark: %d samples, want 2", all.Samples)
+	}
+}
+
+// With a counter for the whole set, CPU is its delta, whatever the
+// processes listed: one that exited between readings still counts.
+func TestProcessesCPUFromACounter(t *testing.T) {
+	total := 10.0
+	p := NewProcesses(func() ([]int32, error) { return []int32{int32(os.Getpid())}, nil }).
+		CPUFrom(func() (float64, error) { return total, nil })
+	if _, err := p.Read(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	total += 0.25
+	r, err := p.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CPUSeconds != 0.25 {
+		t.Fatalf("CPU %.3f s, want the counter's delta 0.25 s", r.CPUSeconds)
+	}
+}
