@@ -124,6 +124,35 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 // errTargetExited cancels a step when the target dies under it.
 var errTargetExited = errors.New("target exited")
 
+// StartTarget starts a prepared target as a run does (its runtime, the CPU
+// plan, the profile's CFS period and memory limit) and returns a context
+// that is cancelled, with cause errTargetExited, as soon as the target
+// dies, so that a step stops at once instead of timing out. stop ends the
+// target and logs a failure to.
+func StartTarget(ctx context.Context, rt runtime.Runtime, prof *scenario.Profile, plan cpuset.Plan, m *targets.Manifest,
+	logPath, name string) (inst runtime.Instance, watched context.Context, stop func(logf func(string, ...any)), err error) {
+	inst, err = rt.Start(ctx, m, runtime.Spec{Plan: plan, QuotaPeriod: prof.QuotaPeriod.D(),
+		MemoryBytes: int64(prof.MemoryLimitMB) << 20, LogPath: logPath, Name: name})
+	if err != nil {
+		return nil, ctx, nil, err
+	}
+	watched, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-inst.Done():
+			cancel(errTargetExited)
+		case <-watched.Done():
+		}
+	}()
+	stop = func(logf func(string, ...any)) {
+		cancel(nil)
+		if err := inst.Stop(context.Background()); err != nil {
+			logf("%s: stop: %v", m.Name, err)
+		}
+	}
+	return inst, watched, stop, nil
+}
+
 // PinLoader keeps the loader, this process, off the target's CPUs, with
 // one scheduler thread per loader CPU, and collects its garbage less often
 // (loaderGCPercent) unless GOGC says otherwise.
@@ -200,16 +229,11 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 		}
 		return fail("prepare: %v", err)
 	}
-	inst, err := o.Runtime.Start(ctx, m, runtime.Spec{Plan: plan, QuotaPeriod: o.Profile.QuotaPeriod.D(),
-		MemoryBytes: int64(o.Profile.MemoryLimitMB) << 20, LogPath: logPath, Name: o.RunID + "-" + m.Name})
+	inst, ctx, stop, err := StartTarget(ctx, o.Runtime, o.Profile, plan, m, logPath, o.RunID+"-"+m.Name)
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer func() {
-		if err := inst.Stop(context.Background()); err != nil {
-			p.Logf("%s: stop: %v", m.Name, err)
-		}
-	}()
+	defer stop(p.Logf)
 	t.Pinning = inst.Pinning()
 	t.ImageSizeMB = runtime.ImageSizeMB(inst)
 	p.Logf("%s: up at %s (%s)", m.Name, inst.URL(), t.Pinning)
@@ -220,17 +244,6 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 		return fail("verify: %s", rep.Problems())
 	}
 	p.Logf("%s: verify passed (%d checks)", m.Name, len(rep.Checks))
-
-	// A step stops as soon as the target dies, instead of timing out.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		select {
-		case <-inst.Done():
-			cancel(errTargetExited)
-		case <-ctx.Done():
-		}
-	}()
 
 	every := o.SampleEvery
 	if every == 0 {

@@ -202,39 +202,23 @@ func runOha(ctx context.Context, o Options, oha Oha, plan cpuset.Plan, m *target
 	if err := o.Runtime.Prepare(ctx, m, logPath); err != nil {
 		return fail("prepare: %v", err)
 	}
-	inst, err := o.Runtime.Start(ctx, m, runtime.Spec{Plan: plan, QuotaPeriod: o.Profile.QuotaPeriod.D(),
-		MemoryBytes: int64(o.Profile.MemoryLimitMB) << 20, LogPath: logPath, Name: o.RunID + "-oha-" + m.Name})
+	inst, ctx, stop, err := bench.StartTarget(ctx, o.Runtime, o.Profile, plan, m, logPath, o.RunID+"-oha-"+m.Name)
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer func() {
-		if err := inst.Stop(context.Background()); err != nil {
-			p.Logf("%s: stop: %v", m.Name, err)
-		}
-	}()
+	defer stop(p.Logf)
 	rec.Pinning = inst.Pinning()
 	p.Logf("%s: oha side: up at %s (%s), oha on CPUs %s", m.Name, inst.URL(), rec.Pinning, cpuset.List(plan.LoaderCPUs))
-
-	// A step stops as soon as the target dies, instead of timing out.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-inst.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	tsamp := sample.Start(ctx, inst.Usage(), 200*time.Millisecond)
 	defer tsamp.Stop()
 
 	lp := o.Profile.Loader
 	url := strings.TrimRight(inst.URL(), "/") + o.Scenario.Requests[0].Path
 	observe := func(phase string, rate float64, d time.Duration) (peak.Observation, error) {
-		from := time.Now()
+		from := tsamp.Mark(ctx)
 		run, err := oha.Run(ctx, OhaStep{URL: url, Rate: rate, Duration: d, Connections: conns(phase, rate),
 			Timeout: lp.Timeout.D(), CPUs: plan.LoaderCPUs})
-		to := time.Now()
+		to := tsamp.Mark(ctx)
 		rec.Runs = append(rec.Runs, run)
 		// The step's Vegeta (uncorrected) latencies stay zero: oha gives
 		// only corrected ones. peak.Judge then blames a step that fell
