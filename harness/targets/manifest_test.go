@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -59,5 +60,26 @@ func TestMissingCarriesTheFix(t *testing.T) {
 	}
 	if miss := m.CheckRequirements(context.Background()); miss == nil || miss.What != "lib missing" || miss.Apt[0] != "libxyz" {
 		t.Fatalf("requirement: %+v", miss)
+	}
+}
+
+func TestEveryFailingRequirementIsReported(t *testing.T) {
+	m := &Manifest{Dir: t.TempDir(), Requires: []Requirement{
+		{Check: "true", Reason: "never shown", Hint: "never run"},
+		{Check: "exit 1", Reason: "the archive is not installed", Hint: "install-archive", Apt: []string{"a"}},
+		{Check: "echo 2 of 3 missing: x, y; echo second line; exit 1", Reason: "the packages are not fetched", Hint: "fetch-packages", Apt: []string{"b"}},
+	}}
+	miss := m.CheckRequirements(context.Background())
+	if miss == nil {
+		t.Fatal("no requirement reported missing")
+	}
+	if want := "the archive is not installed; the packages are not fetched (2 of 3 missing: x, y)"; miss.What != want {
+		t.Errorf("What = %q, want %q", miss.What, want)
+	}
+	if want := "install-archive && fetch-packages"; miss.Hint != want {
+		t.Errorf("Hint = %q, want %q", miss.Hint, want)
+	}
+	if !slices.Equal(miss.Apt, []string{"a", "b"}) {
+		t.Errorf("Apt = %q, want [a b]", miss.Apt)
 	}
 }
