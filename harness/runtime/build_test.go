@@ -71,3 +71,32 @@ func TestFailingBuildIsReported(t *testing.T) {
 		t.Fatalf("build output not logged: %q", log.String())
 	}
 }
+
+// A changed dependency must change phoenix's build stamp, so the release is
+// rebuilt: its sources cover deps/. Run on a fixture, nothing is fetched.
+func TestPhoenixDependencyEditChangesTheStamp(t *testing.T) {
+	m, err := targets.Load(filepath.Join("..", "..", "targets", "phoenix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	m.Dir = dir
+	dep := filepath.Join(dir, "deps", "plug", "lib", "plug", "conn.ex")
+	if err := os.MkdirAll(filepath.Dir(dep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hashWith := func(body string) string {
+		t.Helper()
+		if err := os.WriteFile(dep, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum, err := sourceHash(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	if hashWith("defmodule Plug.Conn do end") == hashWith("defmodule Plug.Conn do @moduledoc false end") {
+		t.Fatal("editing deps/plug left the build stamp unchanged")
+	}
+}
