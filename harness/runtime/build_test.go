@@ -20,7 +20,9 @@ func TestBuildCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("target.yaml", "name: cachey\nsources: [\"*.txt\"]\noutputs: [out/built]\nbuild: mkdir -p out && cp src.txt out/built && echo built >> \"$OUT/count\"\nrun: [\"true\"]\nhealth: /health\n")
+	write("target.yaml", "name: cachey\nsources: [\"*.txt\"]\noutputs: [out/built, \"$OUT/rel/bin/app\"]\n"+
+		"build: mkdir -p out \"$OUT/rel/bin\" && cp src.txt out/built && cp src.txt \"$OUT/rel/bin/app\" && echo built >> \"$OUT/count\"\n"+
+		"run: [\"$OUT/rel/bin/app\"]\nhealth: /health\n")
 	write("src.txt", "v1")
 	m, err := targets.Load(dir)
 	if err != nil {
@@ -36,6 +38,9 @@ func TestBuildCache(t *testing.T) {
 		{"edited source", func() { write("src.txt", "v2") }, true},
 		{"output lost (a clean clone)", func() { os.RemoveAll(filepath.Join(dir, "out")) }, true},
 		{"cached again", func() {}, false},
+		// The stamp lives in $OUT too, and survives this.
+		{"release deleted from $OUT", func() { os.RemoveAll(filepath.Join(CacheDir(), "cachey", "rel")) }, true},
+		{"cached once more", func() {}, false},
 	}
 	for _, s := range steps {
 		s.edit()
@@ -49,8 +54,8 @@ func TestBuildCache(t *testing.T) {
 		}
 	}
 	count, _ := os.ReadFile(filepath.Join(CacheDir(), "cachey", "count"))
-	if n := strings.Count(string(count), "built"); n != 3 {
-		t.Fatalf("build ran %d times, want 3", n)
+	if n := strings.Count(string(count), "built"); n != 4 {
+		t.Fatalf("build ran %d times, want 4", n)
 	}
 }
 

@@ -64,6 +64,24 @@ func TestMissingCarriesTheFix(t *testing.T) {
 	}
 }
 
+// A build stamp kept after $OUT lost the program run starts would report the
+// build up to date and the start would fail; outputs make that a rebuild.
+func TestShippedRunProgramIsAnOutput(t *testing.T) {
+	all, err := Discover(filepath.Join("..", "..", "targets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		prog := m.Run[0]
+		if !strings.HasPrefix(prog, "$OUT/") {
+			continue // a program from PATH (node), not built
+		}
+		if !slices.Contains(m.Outputs, prog) {
+			t.Errorf("%s: run starts %s, which outputs %q does not list", m.Name, prog, m.Outputs)
+		}
+	}
+}
+
 func TestEveryFailingRequirementIsReported(t *testing.T) {
 	m := &Manifest{Dir: t.TempDir(), Requires: []Requirement{
 		{Check: "true", Reason: "never shown", Hint: "never run"},
