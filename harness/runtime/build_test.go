@@ -20,7 +20,9 @@ func TestBuildCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("target.yaml", "name: cachey\nsources: [\"*.txt\"]\noutputs: [out/built]\nbuild: mkdir -p out && cp src.txt out/built && echo built >> \"$OUT/count\"\nrun: [\"true\"]\nhealth: /health\n")
+	write("target.yaml", "name: cachey\nsources: [\"*.txt\"]\noutputs: [out/built, \"$OUT/rel/bin/app\"]\n"+
+		"build: mkdir -p out \"$OUT/rel/bin\" && cp src.txt out/built && cp src.txt \"$OUT/rel/bin/app\" && echo built >> \"$OUT/count\"\n"+
+		"run: [\"$OUT/rel/bin/app\"]\nhealth: /health\n")
 	write("src.txt", "v1")
 	m, err := targets.Load(dir)
 	if err != nil {
@@ -36,6 +38,9 @@ func TestBuildCache(t *testing.T) {
 		{"edited source", func() { write("src.txt", "v2") }, true},
 		{"output lost (a clean clone)", func() { os.RemoveAll(filepath.Join(dir, "out")) }, true},
 		{"cached again", func() {}, false},
+		// The stamp lives in $OUT too, and survives this.
+		{"release deleted from $OUT", func() { os.RemoveAll(filepath.Join(CacheDir(), "cachey", "rel")) }, true},
+		{"cached once more", func() {}, false},
 	}
 	for _, s := range steps {
 		s.edit()
@@ -49,8 +54,8 @@ func TestBuildCache(t *testing.T) {
 		}
 	}
 	count, _ := os.ReadFile(filepath.Join(CacheDir(), "cachey", "count"))
-	if n := strings.Count(string(count), "built"); n != 3 {
-		t.Fatalf("build ran %d times, want 3", n)
+	if n := strings.Count(string(count), "built"); n != 4 {
+		t.Fatalf("build ran %d times, want 4", n)
 	}
 }
 
@@ -69,5 +74,34 @@ func TestFailingBuildIsReported(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "compile error here") {
 		t.Fatalf("build output not logged: %q", log.String())
+	}
+}
+
+// A changed dependency must change phoenix's build stamp, so the release is
+// rebuilt: its sources cover deps/. Run on a fixture, nothing is fetched.
+func TestPhoenixDependencyEditChangesTheStamp(t *testing.T) {
+	m, err := targets.Load(filepath.Join("..", "..", "targets", "phoenix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	m.Dir = dir
+	dep := filepath.Join(dir, "deps", "plug", "lib", "plug", "conn.ex")
+	if err := os.MkdirAll(filepath.Dir(dep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hashWith := func(body string) string {
+		t.Helper()
+		if err := os.WriteFile(dep, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum, err := sourceHash(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	if hashWith("defmodule Plug.Conn do end") == hashWith("defmodule Plug.Conn do @moduledoc false end") {
+		t.Fatal("editing deps/plug left the build stamp unchanged")
 	}
 }

@@ -23,7 +23,9 @@ type Toolchain struct {
 	Hint    string   `yaml:"hint" json:"hint"`
 }
 
-// Requirement is a check beyond toolchains (e.g. fetched dependencies).
+// Requirement is a check beyond toolchains (e.g. fetched dependencies). Its
+// reason says what the machine lacks; the first line a failing check prints
+// on stdout is added to it (CheckRequirements).
 type Requirement struct {
 	Check  string `yaml:"check" json:"check"`
 	Reason string `yaml:"reason" json:"reason"`

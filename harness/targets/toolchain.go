@@ -10,7 +10,7 @@ import (
 
 // Missing describes why a target cannot be built here, and how to fix it.
 type Missing struct {
-	What string // e.g. "toolchain erl" or the requirement's reason
+	What string // e.g. "toolchain erl", or the failing requirements' reasons
 	Hint string // the exact command to run
 	// Apt are the Debian packages that would fix it, if any.
 	Apt []string
@@ -37,16 +37,34 @@ func (m *Manifest) CheckToolchain() *Missing {
 	return nil
 }
 
-// CheckRequirements runs each requirement's check in the target folder.
+// CheckRequirements runs every requirement's check in the target folder and
+// reports all that fail, in manifest order: one fix may need another first
+// (mix needs the Hex archive before it can fetch deps), so their hints are
+// joined into one command. The first line a failing check prints on stdout
+// is added to its reason (e.g. which packages are missing).
 func (m *Manifest) CheckRequirements(ctx context.Context) *Missing {
+	var whats, hints, apt []string
 	for _, r := range m.Requires {
 		cmd := exec.CommandContext(ctx, "sh", "-c", r.Check)
 		cmd.Dir = m.Dir
-		if err := cmd.Run(); err != nil {
-			return &Missing{What: r.Reason, Hint: r.Hint, Apt: r.Apt}
+		out, err := cmd.Output()
+		if err == nil {
+			continue
 		}
+		what := r.Reason
+		if detail := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]); detail != "" {
+			what += " (" + detail + ")"
+		}
+		whats = append(whats, what)
+		if r.Hint != "" {
+			hints = append(hints, r.Hint)
+		}
+		apt = append(apt, r.Apt...)
 	}
-	return nil
+	if len(whats) == 0 {
+		return nil
+	}
+	return &Missing{What: strings.Join(whats, "; "), Hint: strings.Join(hints, " && "), Apt: apt}
 }
 
 // AptPackages lists the Debian packages of the toolchains that are missing.
