@@ -207,7 +207,11 @@ func writeFigures(b *strings.Builder, run *results.Run) {
 			}
 			return s
 		}
-		fmt.Fprintf(b, "| %s | ok | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", t.Name, fmtNum(t.VCPUs), len(t.Repetitions()),
+		status := "ok"
+		if t.Unpinned {
+			status = "ok, unpinned"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", t.Name, status, fmtNum(t.VCPUs), len(t.Repetitions()),
 			cell(results.FigPeakRPS, 1), cell(results.FigPeakRPS, perVCPU(run, t.Name)), cell(results.FigP50, 1), cell(results.FigP95, 1),
 			cell(results.FigP99, 1), cell(results.FigCPUPct, 1), cell(results.FigRSSPeakMB, 1))
 	}

@@ -66,3 +66,18 @@ func TestGenerateWritesReportFromResultsJSONAlone(t *testing.T) {
 		})
 	}
 }
+
+// report.md's figures mark an unpinned target as summary.md does.
+func TestReportMarksAnUnpinnedTarget(t *testing.T) {
+	run := loadFixture(t, "single")
+	for i := range run.Targets {
+		run.Targets[i].Unpinned = run.Targets[i].Name == "chi"
+	}
+	var b bytes.Buffer
+	if err := WriteReport(&b, run, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if md := b.String(); !strings.Contains(md, "| chi | ok, unpinned | 0.33 |") || !strings.Contains(md, "| axum | ok | 0.33 |") {
+		t.Errorf("report.md figures do not mark chi alone as unpinned:\n%s", md)
+	}
+}
