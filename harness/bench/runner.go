@@ -234,9 +234,12 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 		return fail("%v", err)
 	}
 	defer stop(p.Logf)
-	t.Pinning = inst.Pinning()
+	t.Pinning, t.Unpinned = inst.Pinning(), runtime.Unpinned(inst)
 	t.ImageSizeMB = runtime.ImageSizeMB(inst)
 	p.Logf("%s: up at %s (%s)", m.Name, inst.URL(), t.Pinning)
+	if t.Unpinned {
+		p.Logf("%s: WARNING: its %.3g-vCPU budget is not enforced: it is measured, marked unpinned, and no claim will be judged on it", m.Name, plan.Budget)
+	}
 
 	rep := verify.Target(ctx, inst.URL())
 	t.Verify = &rep

@@ -180,3 +180,43 @@ func TestInterruptWritesPartialResultsAndLeavesNoProcess(t *testing.T) {
 		t.Fatalf("target pid %d survived the interrupt", pid)
 	}
 }
+
+// unpinnedRuntime starts targets as the local runtime does, but reports
+// them as a machine without a usable cgroup would: unpinned.
+type unpinnedRuntime struct{ *runtime.Local }
+
+type unpinnedInstance struct{ runtime.Instance }
+
+func (unpinnedInstance) Unpinned() bool { return true }
+
+func (r unpinnedRuntime) Start(ctx context.Context, m *targets.Manifest, spec runtime.Spec) (runtime.Instance, error) {
+	inst, err := r.Local.Start(ctx, m, spec)
+	if err != nil {
+		return nil, err
+	}
+	return unpinnedInstance{inst}, nil
+}
+
+// A target whose budget the runtime could not enforce is still measured,
+// and its record and summary.csv row say it ran unpinned.
+func TestRunRecordsAnUnpinnedTarget(t *testing.T) {
+	root := t.TempDir()
+	writeTarget(t, root, "loose", "", nil)
+	all, err := targets.Discover(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, dir, err := Run(context.Background(), Options{Targets: all, Profile: tinyProfile(), Scenario: apiScenario(t),
+		Runtime: unpinnedRuntime{&runtime.Local{}}, ResultsDir: t.TempDir(), RunID: "test-unpinned-" + strconv.Itoa(os.Getpid()),
+		Progress: testProgress(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loose := byName(run)["loose"]
+	if loose.Status != results.StatusOK || !loose.Unpinned {
+		t.Fatalf("loose: status %s, unpinned %v; want measured and unpinned", loose.Status, loose.Unpinned)
+	}
+	if got := readCSV(t, dir)["loose"]["unpinned"]; got != "true" {
+		t.Errorf("summary.csv loose.unpinned = %q, want true", got)
+	}
+}

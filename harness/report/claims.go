@@ -85,10 +85,18 @@ type Claim struct {
 	// Gap: for Order, each neighbour's figure over the next one's within
 	// [lo, hi].
 	Gap []*float64 `yaml:"gap"`
-	// VCPUs is the budget a peak_rps claim was measured on; a run on
-	// another budget is then judged per vCPU (both sides divided by their
-	// vCPUs).
+	// VCPUs is the budget of the one instance an absolute figure is about
+	// (peak req/s, memory: see perInstance). Such a figure is judged only
+	// on a target measured at that budget: a third of one core with one
+	// worker is not an eighth of 8 cores with 8 workers.
 	VCPUs float64 `yaml:"vcpus"`
+}
+
+// perInstance says whether fig is an absolute figure of one instance,
+// which changes with the budget in ways no division undoes (worker counts,
+// memory, scaling), unlike a latency or CPU % at a load per vCPU.
+func perInstance(fig string) bool {
+	return fig == results.FigPeakRPS || strings.HasSuffix(fig, "_mb")
 }
 
 // claimFigures are the figures a claim may be about.
@@ -156,8 +164,8 @@ func (cl *Claim) validate(c *Claims) error {
 	if !slices.Contains(claimFigures, cl.Figure) {
 		return fmt.Errorf("figure %q: want one of %v", cl.Figure, claimFigures)
 	}
-	if cl.VCPUs < 0 || cl.VCPUs > 0 && cl.Figure != results.FigPeakRPS {
-		return errors.New("vcpus applies to peak_rps only (p95 and CPU % are measured at the same load per vCPU; memory is not normalised)")
+	if err := cl.validateBudget(); err != nil {
+		return err
 	}
 	subjects := 0
 	for _, set := range []bool{cl.Target != "", len(cl.Ratio) > 0, len(cl.Order) > 0} {
@@ -194,6 +202,23 @@ func (cl *Claim) validate(c *Claims) error {
 	}
 	if cl.Tolerance < 0 || cl.Tolerance >= 1 {
 		return fmt.Errorf("tolerance %g: want a fraction in [0, 1)", cl.Tolerance)
+	}
+	return nil
+}
+
+// validateBudget: a claim about one instance's absolute figure must say
+// the budget it is about; every other claim is judged at the run's budget
+// and must not pretend otherwise.
+func (cl *Claim) validateBudget() error {
+	switch {
+	case cl.VCPUs < 0:
+		return fmt.Errorf("vcpus %g: want a budget > 0", cl.VCPUs)
+	case cl.Target != "" && perInstance(cl.Figure) && cl.VCPUs == 0:
+		return fmt.Errorf("%s of one target is an absolute figure of one instance: set vcpus, the budget the claim is about", cl.Figure)
+	case cl.VCPUs > 0 && !perInstance(cl.Figure):
+		return errors.New("vcpus applies to absolute figures (peak_rps, memory) only: p50–p99 and CPU % are measured at the article's load per vCPU")
+	case cl.VCPUs > 0 && cl.Target == "":
+		return errors.New("vcpus applies to a target's figure only: a ratio or an order compares targets measured alike")
 	}
 	return nil
 }

@@ -207,7 +207,11 @@ func writeFigures(b *strings.Builder, run *results.Run) {
 			}
 			return s
 		}
-		fmt.Fprintf(b, "| %s | ok | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", t.Name, fmtNum(t.VCPUs), len(t.Repetitions()),
+		status := "ok"
+		if t.Unpinned {
+			status = "ok, unpinned"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", t.Name, status, fmtNum(t.VCPUs), len(t.Repetitions()),
 			cell(results.FigPeakRPS, 1), cell(results.FigPeakRPS, perVCPU(run, t.Name)), cell(results.FigP50, 1), cell(results.FigP95, 1),
 			cell(results.FigP99, 1), cell(results.FigCPUPct, 1), cell(results.FigRSSPeakMB, 1))
 	}
@@ -220,12 +224,13 @@ func writeVerdicts(b *strings.Builder, claims *Claims, verdicts []Verdict) {
 	}
 	fmt.Fprintf(b, "%d claims from `%s`: **%d hold, %d do not hold, %d not measured.** "+
 		"A rule is applied to the median; a loader-bound peak counts as a lower bound, so it can confirm only \"at least\"; "+
-		"a claim about something no scenario measures, or about a target that did not run, is \"not measured\".\n\n",
+		"a claim about something no scenario measures, about a target that did not run or ran unpinned, "+
+		"or about one instance's absolute figure (peak req/s, memory) at a budget other than the claim's, is \"not measured\".\n\n",
 		len(verdicts), claims.Name, count[Holds], count[DoesNotHold], count[NotMeasured])
 	b.WriteString("| claim | says | verdict | measured | spread | rule |\n|---|---|---|---|---|---|\n")
 	for _, v := range verdicts {
-		verdict := v.Verdict
-		if verdict == DoesNotHold {
+		verdict := v.Text()
+		if v.Verdict == DoesNotHold {
 			verdict = "**" + verdict + "**"
 		}
 		fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s | %s |\n", v.Claim.ID, cellText(v.Claim.Says), verdict, cellText(v.Measured),

@@ -37,7 +37,8 @@ func TestGenerateWritesReportFromResultsJSONAlone(t *testing.T) {
 			md := string(rep)
 			for _, want := range []string{"## How this run was made", "Measured on AMD EPYC 7B13 64-Core Processor with 2 cores",
 				"Profile `quick` with scenario `api`", "## Figures", "## Claims", "hold,", "## Charts", "| `rust-beats-go` |",
-				"measured by proxy: peak req/s per vCPU of the JSON API (axum over chi), not raw compute", "| axum | ok | 0.33 |", "| ≥ 1"} {
+				"measured by proxy: peak req/s per vCPU of the JSON API (axum over chi), not raw compute", "| axum | ok | 0.33 |", "| ≥ 1",
+				"| `axum-peak` | Axum peaks at 89K req/s on 8 vCPU | not measured at this budget (0.33 vCPU; the claim is about 8) | ≥ 1"} {
 				if !strings.Contains(md, want) {
 					t.Errorf("report.md lacks %q", want)
 				}
@@ -63,5 +64,20 @@ func TestGenerateWritesReportFromResultsJSONAlone(t *testing.T) {
 				t.Error("summary.md differs from results.WriteMarkdown")
 			}
 		})
+	}
+}
+
+// report.md's figures mark an unpinned target as summary.md does.
+func TestReportMarksAnUnpinnedTarget(t *testing.T) {
+	run := loadFixture(t, "single")
+	for i := range run.Targets {
+		run.Targets[i].Unpinned = run.Targets[i].Name == "chi"
+	}
+	var b bytes.Buffer
+	if err := WriteReport(&b, run, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if md := b.String(); !strings.Contains(md, "| chi | ok, unpinned | 0.33 |") || !strings.Contains(md, "| axum | ok | 0.33 |") {
+		t.Errorf("report.md figures do not mark chi alone as unpinned:\n%s", md)
 	}
 }

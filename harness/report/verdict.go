@@ -23,6 +23,9 @@ type Verdict struct {
 	Claim *Claim
 	// Verdict is Holds, DoesNotHold or NotMeasured.
 	Verdict string
+	// Detail completes a "not measured" that the notes alone would bury:
+	// "at this budget (0.33 vCPU; the claim is about 8)", "(unpinned: chi)".
+	Detail string
 	// Measured is the figure(s) the verdict rests on, in words.
 	Measured string
 	// Spread is their spread over repetitions, or "single run".
@@ -74,6 +77,12 @@ func ratio(a, b interval) interval {
 	return iv
 }
 
+// sameBudget: a measured budget is the claim's, to the precision a
+// budget is written with.
+func sameBudget(measured, claim float64) bool {
+	return math.Abs(measured-claim) <= 1e-6*claim
+}
+
 // worst combines outcomes: one no decides, then one unknown.
 func worst(os ...outcome) outcome {
 	w := yes
@@ -108,26 +117,85 @@ func judge(run *results.Run, c *Claims, cl *Claim) Verdict {
 	default:
 		judgeOrder(run, cl, &v)
 	}
+	v.unpinned(run, cl)
 	return v
 }
 
-// bounds is a near/within rule as [lo, hi] divided by div, and its text.
-func bounds(c *Claims, cl *Claim, div float64, unit string) (float64, float64, string) {
+// Text is the verdict in words, with its detail.
+func (v Verdict) Text() string {
+	if v.Detail == "" {
+		return v.Verdict
+	}
+	return v.Verdict + " " + v.Detail
+}
+
+// subjects are the targets a claim's figures come from.
+func (cl *Claim) subjects() []string {
+	if cl.Target != "" {
+		return []string{cl.Target}
+	}
+	if len(cl.Ratio) > 0 {
+		return cl.Ratio
+	}
+	return cl.Order
+}
+
+// unpinned makes the verdict of a claim on any target whose budget was not
+// enforced "not measured", whatever the rule said: that target's figures
+// are divided by a budget it did not have. They stay shown.
+func (v *Verdict) unpinned(run *results.Run, cl *Claim) {
+	var names []string
+	for _, name := range cl.subjects() {
+		if t := findTarget(run, name); t != nil && t.Status == results.StatusOK && t.Unpinned {
+			names = append(names, name)
+			v.Notes = append(v.Notes, fmt.Sprintf("%s ran unpinned (%s): its %s-vCPU budget was not enforced, so no claim is judged on it",
+				name, t.Pinning, fmtNum(t.VCPUs)))
+		}
+	}
+	if len(names) > 0 {
+		v.Verdict, v.Detail = NotMeasured, "(unpinned: "+strings.Join(names, ", ")+")"
+	}
+}
+
+// budgetsText states the budgets the targets of a ratio or an order were
+// measured at: they compare like with like, at a budget that may not be
+// the source's.
+func budgetsText(run *results.Run, names []string) string {
+	var parts []string
+	budgets := map[float64]bool{}
+	var last float64
+	for _, name := range names {
+		if t := findTarget(run, name); t != nil && t.Status == results.StatusOK {
+			parts = append(parts, fmt.Sprintf("%s %s", name, fmtNum(t.VCPUs)))
+			budgets[t.VCPUs], last = true, t.VCPUs
+		}
+	}
+	switch len(budgets) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("; measured at %s vCPU per target", fmtNum(last))
+	}
+	return "; measured at " + strings.Join(parts, ", ") + " vCPU"
+}
+
+// bounds is a near/within rule as [lo, hi], and its text.
+func bounds(c *Claims, cl *Claim, unit string) (float64, float64, string) {
 	if cl.Near != nil {
 		tol := cl.Tolerance
 		if tol == 0 {
 			tol = c.Tolerance
 		}
-		n := *cl.Near / div
+		n := *cl.Near
 		lo, hi := n*(1-tol), n*(1+tol)
 		return lo, hi, fmt.Sprintf("within ±%.0f%% of %s%s: [%s, %s]", 100*tol, fmtNum(n), unit, fmtNum(lo), fmtNum(hi))
 	}
 	lo, hi := math.Inf(-1), math.Inf(1)
 	if cl.Within[0] != nil {
-		lo = *cl.Within[0] / div
+		lo = *cl.Within[0]
 	}
 	if cl.Within[1] != nil {
-		hi = *cl.Within[1] / div
+		hi = *cl.Within[1]
 	}
 	switch {
 	case math.IsInf(hi, 1):
@@ -195,19 +263,13 @@ func spreadText(m Measured, unit string) string {
 
 func judgeValue(run *results.Run, c *Claims, cl *Claim, v *Verdict) {
 	label, unit := figureLabel(cl.Figure)
-	scale, div := 1.0, 1.0
-	t := findTarget(run, cl.Target)
-	if cl.VCPUs > 0 && t != nil && t.VCPUs > 0 && t.VCPUs != cl.VCPUs {
-		// Throughput scales with the budget; per vCPU both sides meet.
-		scale, div = 1/t.VCPUs, cl.VCPUs
-		unit = " req/s per vCPU"
+	lo, hi, rule := bounds(c, cl, unit)
+	on := ""
+	if cl.VCPUs > 0 {
+		on = fmt.Sprintf(" on %s vCPU", fmtNum(cl.VCPUs))
 	}
-	lo, hi, rule := bounds(c, cl, div, unit)
-	v.Rule = fmt.Sprintf("%s's %s %s", cl.Target, label, rule)
-	if div != 1 {
-		v.Rule += fmt.Sprintf(" (per vCPU: the claim's figure ÷ %s vCPUs, the measured ÷ %s)", fmtNum(cl.VCPUs), fmtNum(t.VCPUs))
-	}
-	m := measure(run, cl.Target, cl.Figure, scale)
+	v.Rule = fmt.Sprintf("%s's %s%s %s", cl.Target, label, on, rule)
+	m := measure(run, cl.Target, cl.Figure, 1)
 	if !m.OK {
 		v.Verdict = NotMeasured
 		v.Notes = append(v.Notes, m.Why)
@@ -219,6 +281,15 @@ func judgeValue(run *results.Run, c *Claims, cl *Claim, v *Verdict) {
 	}
 	v.Measured = fmt.Sprintf("%s%s%s", ge, fmtNum(m.Value), unit)
 	v.Spread = spreadText(m, unit)
+	if t := findTarget(run, cl.Target); cl.VCPUs > 0 && !sameBudget(t.VCPUs, cl.VCPUs) {
+		// Shown, not judged: no division turns one budget's instance into
+		// another's.
+		v.Verdict = NotMeasured
+		v.Detail = fmt.Sprintf("at this budget (%s vCPU; the claim is about %s)", fmtNum(t.VCPUs), fmtNum(cl.VCPUs))
+		v.Notes = append(v.Notes, fmt.Sprintf("%s of one instance: %s was measured at %s vCPU, the claim is about %s; "+
+			"worker counts, memory and scaling differ between the two", label, cl.Target, fmtNum(t.VCPUs), fmtNum(cl.VCPUs)))
+		return
+	}
 	point := m.interval().in(lo, hi)
 	v.decide(point, "the measured figure is a lower bound and the rule has an upper limit")
 	v.boundNotes(m)
@@ -237,8 +308,8 @@ func judgeRatio(run *results.Run, c *Claims, cl *Claim, v *Verdict) {
 		// one budget the ratio is the same.
 		sn, sd, per, unit = perVCPU(run, num), perVCPU(run, den), " per vCPU", " req/s per vCPU"
 	}
-	lo, hi, rule := bounds(c, cl, 1, "×")
-	v.Rule = fmt.Sprintf("%s/%s of %s%s %s", num, den, label, per, rule)
+	lo, hi, rule := bounds(c, cl, "×")
+	v.Rule = fmt.Sprintf("%s/%s of %s%s %s%s", num, den, label, per, rule, budgetsText(run, cl.Ratio))
 	a, b := measure(run, num, cl.Figure, sn), measure(run, den, cl.Figure, sd)
 	for _, m := range []Measured{a, b} {
 		if !m.OK {
@@ -300,6 +371,7 @@ func judgeOrder(run *results.Run, cl *Claim, v *Verdict) {
 		}
 		v.Rule += fmt.Sprintf(", and each over the next in [%s, %s]×", fmtNum(glo), fmtNum(ghi))
 	}
+	v.Rule += budgetsText(run, cl.Order)
 	if len(ms) < 2 {
 		v.Verdict = NotMeasured
 		v.Notes = append(v.Notes, missing...)

@@ -65,7 +65,6 @@ claims:
 `
 
 func TestVerdicts(t *testing.T) {
-	third := 1.0 / 3
 	cases := []struct {
 		name  string
 		claim string
@@ -74,20 +73,18 @@ func TestVerdicts(t *testing.T) {
 		// note, if set, must be in one of the verdict's notes.
 		note string
 	}{
-		// A figure near the article's, per vCPU when the budgets differ.
-		{"near per vCPU holds", `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000, vcpus: 8}`,
-			runOf(third, tgt("chi", third, "target", peaks(1600))), Holds, ""}, // 4800/vCPU vs 4750
-		{"near per vCPU does not hold", `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000, vcpus: 8}`,
-			runOf(third, tgt("chi", third, "target", peaks(9000))), DoesNotHold, ""},
-		{"same budget: no normalisation", `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000, vcpus: 8}`,
+		// An absolute figure of one instance, at the claim's budget.
+		{"peak at the claim's budget holds", `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000, vcpus: 8}`,
 			runOf(8, tgt("chi", 8, "target", peaks(36000))), Holds, ""},
+		{"peak at the claim's budget does not hold", `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000, vcpus: 8}`,
+			runOf(8, tgt("chi", 8, "target", peaks(20000))), DoesNotHold, ""},
 		{"p95 within tolerance", `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, tolerance: 0.1}`,
 			runOf(1, tgt("chi", 1, "target", map[string][]float64{results.FigP95: {9.5}})), Holds, ""},
 		{"p95 outside tolerance", `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, tolerance: 0.1}`,
 			runOf(1, tgt("chi", 1, "target", map[string][]float64{results.FigP95: {10.5}})), DoesNotHold, ""},
 		{"at most holds", `{id: c, source: a, says: s, figure: p99_ms, target: erlang, within: [~, 10]}`,
 			runOf(1, tgt("erlang", 1, "target", map[string][]float64{results.FigP99: {3}})), Holds, ""},
-		{"range does not hold", `{id: c, source: a, says: s, figure: rss_mean_mb, target: erlang, within: [20, 30]}`,
+		{"range does not hold", `{id: c, source: a, says: s, figure: rss_mean_mb, target: erlang, within: [20, 30], vcpus: 1}`,
 			runOf(1, tgt("erlang", 1, "target", map[string][]float64{results.FigRSSMeanMB: {58}})), DoesNotHold, ""},
 
 		// Not measured: a skipped or absent target, or a claim no scenario measures.
@@ -99,11 +96,11 @@ func TestVerdicts(t *testing.T) {
 			runOf(1, tgt("chi", 1, "target", peaks(100))), NotMeasured, ""},
 
 		// A loader-bound peak is a lower bound.
-		{"lower bound confirms at least", `{id: c, source: a, says: s, figure: peak_rps, target: chi, within: [50000, ~], vcpus: 8}`,
+		{"lower bound confirms at least", `{id: c, source: a, says: s, figure: peak_rps, target: chi, within: [6250, ~], vcpus: 1}`,
 			runOf(1, tgt("chi", 1, "loader", peaks(7000))), Holds, "loader-bound"},
-		{"lower bound cannot confirm a range", `{id: c, source: a, says: s, figure: peak_rps, target: axum, near: 89000, vcpus: 8}`,
+		{"lower bound cannot confirm a range", `{id: c, source: a, says: s, figure: peak_rps, target: axum, near: 11125, vcpus: 1}`,
 			runOf(1, tgt("axum", 1, "loader", peaks(10000))), NotMeasured, "inconclusive"},
-		{"lower bound above a range refutes it", `{id: c, source: a, says: s, figure: peak_rps, target: axum, near: 89000, vcpus: 8}`,
+		{"lower bound above a range refutes it", `{id: c, source: a, says: s, figure: peak_rps, target: axum, near: 11125, vcpus: 1}`,
 			runOf(1, tgt("axum", 1, "loader", peaks(20000))), DoesNotHold, "loader-bound"},
 
 		// Ratios.
@@ -156,7 +153,7 @@ func TestVerdicts(t *testing.T) {
 			runOf(1, tgt("chi", 1, "target", map[string][]float64{results.FigP95: {8, 9, 12}})), Holds, "marginal"},
 		{"median fails with a tight spread", `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [~, 10]}`,
 			runOf(1, tgt("chi", 1, "target", map[string][]float64{results.FigP95: {11, 12, 12.5}})), DoesNotHold, ""},
-		{"one loader-bound repetition is reported", `{id: c, source: a, says: s, figure: peak_rps, target: chi, within: [1000, ~]}`,
+		{"one loader-bound repetition is reported", `{id: c, source: a, says: s, figure: peak_rps, target: chi, within: [1000, ~], vcpus: 1}`,
 			runOf(1, tgt("chi", 1, "target", peaks(5000, 5100, 5200), "loader")), Holds, "loader-bound in 1 of 3"},
 	}
 	for _, tc := range cases {
@@ -179,20 +176,97 @@ func TestVerdicts(t *testing.T) {
 	}
 }
 
+func unpinned(t results.Target) results.Target {
+	t.Unpinned, t.Pinning = true, "unpinned: affinity CPUs 0 only, the 0.333-CPU quota is not enforced (no cgroup: not root)"
+	return t
+}
+
+// An absolute figure of one instance is shown but not judged at a budget
+// other than the claim's; ratios, orders, latency and CPU % stay judged,
+// with the budget stated. No claim is judged on an unpinned target.
+func TestVerdictsAtAnotherBudgetAndUnpinned(t *testing.T) {
+	third := 1.0 / 3
+	mem := func(v float64) map[string][]float64 { return map[string][]float64{results.FigRSSPeakMB: {v}} }
+	cases := []struct {
+		name, claim string
+		run         *results.Run
+		// text is the verdict with its detail; measured and rule, when
+		// set, must be in the verdict's measured figure and rule; note in
+		// one of its notes.
+		text, measured, rule, note string
+	}{
+		{"peak of one instance at a third of a CPU", `{id: c, source: a, says: s, figure: peak_rps, target: fastify, near: 14000, vcpus: 8}`,
+			runOf(third, tgt("fastify", third, "target", peaks(1600))),
+			"not measured at this budget (0.33 vCPU; the claim is about 8)", "1600 req/s", "fastify's peak on 8 vCPU", "measured at 0.33 vCPU"},
+		{"memory of one instance at a third of a CPU", `{id: c, source: a, says: s, figure: rss_peak_mb, target: fastify, near: 380, vcpus: 8}`,
+			runOf(third, tgt("fastify", third, "target", mem(96))),
+			"not measured at this budget (0.33 vCPU; the claim is about 8)", "96 MB", "on 8 vCPU", ""},
+		{"a loader-bound peak is shown as a lower bound", `{id: c, source: a, says: s, figure: peak_rps, target: axum, near: 89000, vcpus: 8}`,
+			runOf(1, tgt("axum", 1, "loader", peaks(20000))),
+			"not measured at this budget (1 vCPU; the claim is about 8)", "≥ 20000 req/s", "", ""},
+		{"memory at the claim's budget", `{id: c, source: a, says: s, figure: rss_peak_mb, target: fastify, near: 380, vcpus: 8}`,
+			runOf(8, tgt("fastify", 8, "target", mem(400))), Holds, "400 MB", "", ""},
+		{"ratio at a third of a CPU stays judged", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], within: [1.5, 3]}`,
+			runOf(third, tgt("axum", third, "target", peaks(6000)), tgt("chi", third, "target", peaks(3000))),
+			Holds, "", "measured at 0.33 vCPU per target", ""},
+		{"order on two budgets states both", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, chi]}`,
+			runOf(1, tgt("axum", 2, "target", peaks(8000)), tgt("chi", 1, "target", peaks(3000))),
+			Holds, "", "measured at axum 2, chi 1 vCPU", ""},
+		{"p95 at a third of a CPU stays judged", `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9}`,
+			runOf(third, tgt("chi", third, "target", map[string][]float64{results.FigP95: {20}})), DoesNotHold, "20 ms", "", ""},
+
+		{"unpinned target", `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9}`,
+			runOf(third, unpinned(tgt("chi", third, "target", map[string][]float64{results.FigP95: {9}}))),
+			"not measured (unpinned: chi)", "", "", "chi ran unpinned"},
+		{"ratio with an unpinned side", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], within: [1.5, 3]}`,
+			runOf(third, tgt("axum", third, "target", peaks(6000)), unpinned(tgt("chi", third, "target", peaks(3000)))),
+			"not measured (unpinned: chi)", "", "", "chi ran unpinned"},
+		{"order with two unpinned", `{id: c, source: a, says: s, figure: peak_rps, order: [axum, chi, fastify]}`,
+			runOf(third, unpinned(tgt("axum", third, "target", peaks(6000))), tgt("chi", third, "target", peaks(3000)),
+				unpinned(tgt("fastify", third, "target", peaks(1000)))),
+			"not measured (unpinned: axum, fastify)", "", "", "fastify ran unpinned"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseClaims(strings.NewReader(claimsHead + "  - " + tc.claim + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := Judge(tc.run, c)[0]
+			if v.Text() != tc.text {
+				t.Errorf("verdict %q, want %q\nmeasured %s; rule %s; notes %v", v.Text(), tc.text, v.Measured, v.Rule, v.Notes)
+			}
+			if !strings.Contains(v.Measured, tc.measured) {
+				t.Errorf("measured %q lacks %q", v.Measured, tc.measured)
+			}
+			if !strings.Contains(v.Rule, tc.rule) {
+				t.Errorf("rule %q lacks %q", v.Rule, tc.rule)
+			}
+			if !strings.Contains(strings.Join(v.Notes, "; "), tc.note) {
+				t.Errorf("notes %v lack %q", v.Notes, tc.note)
+			}
+		})
+	}
+}
+
 func TestClaimsFileRejectsBadRules(t *testing.T) {
 	cases := map[string]string{
-		"unknown key":       `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, toleranse: 0.1}`,
-		"unknown source":    `{id: c, source: b, says: s, figure: p95_ms, target: chi, near: 9}`,
-		"unknown figure":    `{id: c, source: a, says: s, figure: p95, target: chi, near: 9}`,
-		"two subjects":      `{id: c, source: a, says: s, figure: p95_ms, target: chi, ratio: [a, b], near: 9}`,
-		"no rule":           `{id: c, source: a, says: s, figure: p95_ms, target: chi}`,
-		"two rules":         `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, within: [1, 2]}`,
-		"open range":        `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [~, ~]}`,
-		"inverted range":    `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [3, 2]}`,
-		"vcpus on latency":  `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, vcpus: 8}`,
-		"gap without order": `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 9, gap: [2, 5]}`,
-		"one-target order":  `{id: c, source: a, says: s, figure: peak_rps, order: [chi]}`,
-		"no statement":      `{id: c, source: a, figure: p95_ms, target: chi, near: 9}`,
+		"unknown key":               `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, toleranse: 0.1}`,
+		"unknown source":            `{id: c, source: b, says: s, figure: p95_ms, target: chi, near: 9}`,
+		"unknown figure":            `{id: c, source: a, says: s, figure: p95, target: chi, near: 9}`,
+		"two subjects":              `{id: c, source: a, says: s, figure: p95_ms, target: chi, ratio: [a, b], near: 9}`,
+		"no rule":                   `{id: c, source: a, says: s, figure: p95_ms, target: chi}`,
+		"two rules":                 `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, within: [1, 2]}`,
+		"open range":                `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [~, ~]}`,
+		"inverted range":            `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [3, 2]}`,
+		"vcpus on latency":          `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, vcpus: 8}`,
+		"peak without its budget":   `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000}`,
+		"memory without its budget": `{id: c, source: a, says: s, figure: rss_peak_mb, target: chi, near: 95}`,
+		"vcpus on a ratio":          `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], near: 2, vcpus: 8}`,
+		"vcpus on CPU %":            `{id: c, source: a, says: s, figure: cpu_pct, target: chi, near: 38, vcpus: 8}`,
+		"gap without order":         `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 9, gap: [2, 5]}`,
+		"one-target order":          `{id: c, source: a, says: s, figure: peak_rps, order: [chi]}`,
+		"no statement":              `{id: c, source: a, figure: p95_ms, target: chi, near: 9}`,
 	}
 	for name, claim := range cases {
 		if _, err := ParseClaims(strings.NewReader(claimsHead + "  - " + claim + "\n")); err == nil {
@@ -208,33 +282,104 @@ func TestArticleClaimsOnAFixtureRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verdicts := Judge(loadFixture(t, "repeat3"), c)
-	got := map[string]Verdict{}
-	for _, v := range verdicts {
-		got[v.Claim.ID] = v
+	judged := func(run *results.Run) map[string]Verdict {
+		got := map[string]Verdict{}
+		for _, v := range Judge(run, c) {
+			got[v.Claim.ID] = v
+		}
+		return got
 	}
-	for id, want := range map[string]string{
-		"peak-ratio-chi-fastify": Holds,       // 2.08× in ±30 % of 2.71×
-		"axum-peak":              DoesNotHold, // ≥ 46K/vCPU, above 11.1K ± 30 % even as a lower bound
-		"rust-beats-go":          NotMeasured, // axum loader-bound: ≥ 1.77× cannot confirm ≤ 3×
-		"rust-beats-elixir":      NotMeasured, // phoenix skipped
-		"database-dominates":     NotMeasured, // no scenario has a database
+	check := func(got map[string]Verdict, want map[string]string) {
+		t.Helper()
+		for id, w := range want {
+			v, ok := got[id]
+			if !ok {
+				t.Errorf("no verdict for %s", id)
+				continue
+			}
+			if v.Text() != w {
+				t.Errorf("%s: %q, want %q (measured %s; notes %v)", id, v.Text(), w, v.Measured, v.Notes)
+			}
+		}
+	}
+	// The fixture ran every target at a third of one vCPU.
+	atThisBudget := NotMeasured + " at this budget (0.33 vCPU; the claim is about 8)"
+	got := judged(loadFixture(t, "repeat3"))
+	check(got, map[string]string{
+		"peak-ratio-chi-fastify": Holds,        // 2.08× in ±30 % of 2.71×
+		"axum-peak":              atThisBudget, // an 8-vCPU instance's peak
+		"fastify-memory":         atThisBudget, // an 8-vCPU instance's memory
+		"go-rps":                 atThisBudget, // "standard hardware" taken as 8 vCPU
+		"rust-beats-go":          NotMeasured,  // axum loader-bound: ≥ 1.77× cannot confirm ≤ 3×
+		"rust-beats-elixir":      NotMeasured,  // phoenix skipped
+		"database-dominates":     NotMeasured,  // no scenario has a database
 		"erlang-p99":             Holds,
-		"go-rps":                 Holds, // 26K/vCPU ≥ 6.25K
 		"chi-p95":                DoesNotHold,
 		"go-vs-erlang-compute":   DoesNotHold, // 1.53×
-	} {
-		v, ok := got[id]
-		if !ok {
-			t.Errorf("no verdict for %s", id)
-			continue
-		}
-		if v.Verdict != want {
-			t.Errorf("%s: %q, want %q (measured %s; notes %v)", id, v.Verdict, want, v.Measured, v.Notes)
-		}
-	}
+		"rust-sub-ms-p99":        DoesNotHold, // the model's axum: p99 1.26 ms at the fixed rate
+		"go-sub-ms-in-memory":    Holds,       // chi's p50 0.37 ms
+		"elixir-typical-latency": NotMeasured, // phoenix skipped
+	})
 	if rb := got["rust-beats-go"]; !strings.Contains(strings.Join(rb.Notes, ";"), "not raw compute") {
 		t.Errorf("rust-beats-go does not say what it measured: %v", rb.Notes)
+	}
+	if r := got["peak-ratio-chi-fastify"].Rule; !strings.Contains(r, "measured at 0.33 vCPU per target") {
+		t.Errorf("peak-ratio-chi-fastify does not state the budget: %s", r)
+	}
+	if m := got["axum-peak"].Measured; m != "≥ 15334 req/s" {
+		t.Errorf("axum-peak: measured %q, want the figure shown as measured, ≥ 15334 req/s", m)
+	}
+
+	// The same run with chi unpinned: nothing that rests on chi is judged.
+	run := loadFixture(t, "repeat3")
+	for i := range run.Targets {
+		if run.Targets[i].Name == "chi" {
+			run.Targets[i].Unpinned = true
+		}
+	}
+	check(judged(run), map[string]string{
+		"chi-p95":                NotMeasured + " (unpinned: chi)",
+		"go-sub-ms-in-memory":    NotMeasured + " (unpinned: chi)",
+		"peak-ratio-chi-fastify": NotMeasured + " (unpinned: chi)",
+		"peak-order":             NotMeasured + " (unpinned: chi)",
+		"erlang-p99":             Holds,
+	})
+}
+
+// The latency claims of the sources' prose, as the shipped file rules
+// them: at the fixed rate, Rust's p99 and Go's median under 1 ms, and
+// Phoenix's median at most 5 ms, a faster answer not contradicting it.
+func TestSeedLatencyClaims(t *testing.T) {
+	c, err := LoadClaims(filepath.Join("..", "..", "scenarios", "claims", "article.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := 1.0 / 3
+	lat := func(p50, p99 float64) map[string][]float64 {
+		return map[string][]float64{results.FigP50: {p50}, results.FigP95: {p99 / 2}, results.FigP99: {p99}}
+	}
+	cases := []struct {
+		name string
+		run  *results.Run
+		want map[string]string
+	}{
+		{"fast", runOf(third, tgt("axum", third, "target", lat(0.2, 0.9)), tgt("chi", third, "target", lat(0.3, 1.5)),
+			tgt("phoenix", third, "target", lat(0.6, 2))),
+			map[string]string{"rust-sub-ms-p99": Holds, "go-sub-ms-in-memory": Holds, "elixir-typical-latency": Holds}},
+		{"slow", runOf(third, tgt("axum", third, "target", lat(0.4, 1.2)), tgt("chi", third, "target", lat(1.1, 3)),
+			tgt("phoenix", third, "target", lat(5.5, 20))),
+			map[string]string{"rust-sub-ms-p99": DoesNotHold, "go-sub-ms-in-memory": DoesNotHold, "elixir-typical-latency": DoesNotHold}},
+	}
+	for _, tc := range cases {
+		got := map[string]Verdict{}
+		for _, v := range Judge(tc.run, c) {
+			got[v.Claim.ID] = v
+		}
+		for id, want := range tc.want {
+			if v := got[id]; v.Text() != want {
+				t.Errorf("%s: %s: %q, want %q (measured %s; rule %s)", tc.name, id, v.Text(), want, v.Measured, v.Rule)
+			}
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	if m.Interrupted {
 		b.WriteString("**Interrupted: the figures below are what was measured before the run was stopped.**\n\n")
 	}
+	writeUnpinned(&b, run)
 	writeInstrument(&b, m)
 	fixedPerVCPU := m.Profile.FixedRatePerVCPU
 	b.WriteString("| target | status | peak req/s | bound | peak / vCPU | article peak / vCPU | p95 ms @ fixed | loader adds p95 ms (calibrated / live) | article p95 ms | CPU % | article CPU % | RSS mean / peak MB | article MB |\n")
@@ -60,7 +61,11 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 		} else {
 			loaderCell += " / –"
 		}
-		fmt.Fprintf(&b, "| %s | ok | %s | %s | %.0f | %s | %.2f | %s | %s | %.0f | %s | %.0f / %.0f | %s |\n", r.Target, peakCell, r.PeakBound,
+		status := "ok"
+		if r.Unpinned {
+			status = "ok, unpinned"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %s | %.2f | %s | %s | %.0f | %s | %.0f / %.0f | %s |\n", r.Target, status, peakCell, r.PeakBound,
 			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, loaderCell, art(a.P95MS, "%.0f"), r.CPUPct, art(a.CPUPct, "%.0f"),
 			r.RSSMeanMB, r.RSSPeakMB, art(a.RSSMB, "%.0f"))
 	}
@@ -96,6 +101,24 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeUnpinned says in bold which targets ran without their budget: the
+// table still divides their figures by it, so a reader must not take them
+// for figures at that budget.
+func writeUnpinned(b *strings.Builder, run *Run) {
+	var names []string
+	for _, t := range run.Targets {
+		if t.Unpinned {
+			names = append(names, t.Name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "**Unpinned: the %.3g-vCPU budget could not be enforced for %s (no usable cgroup: the harness needs root and cgroup v1 cpu+cpuset or v2). "+
+		"They ran on whole CPUs, yet their CPU %% and per-vCPU figures are divided by that budget: their rows are marked `unpinned` and no claim is judged on them.**\n\n",
+		run.Manifest.VCPUs, strings.Join(names, ", "))
 }
 
 // writeInstrument says what the loader measured of itself, so that every

@@ -84,6 +84,10 @@ type Target struct {
 	VCPUs     float64 `json:"vcpus"`
 	Workers   int     `json:"workers"`
 	Pinning   string  `json:"pinning,omitempty"`
+	// Unpinned: the budget could not be enforced (a fractional budget and
+	// no usable cgroup), so the target had whole CPUs while its figures are
+	// divided by VCPUs. No claim is judged on such a target.
+	Unpinned bool `json:"unpinned,omitempty"`
 	// ImageSizeMB is the size of the image the container runtime ran (MiB,
 	// as `docker images` counts it); 0 for the local runtime.
 	ImageSizeMB float64 `json:"image_size_mb,omitempty"`

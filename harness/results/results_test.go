@@ -3,6 +3,10 @@ package results
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,6 +106,71 @@ func TestMarkdownSaysWhenTheLoaderWasNotCalibrated(t *testing.T) {
 		}
 		if !strings.Contains(b.String(), c.want) {
 			t.Errorf("summary.md lacks %q:\n%s", c.want, b.String())
+		}
+	}
+}
+
+// A target whose budget was not enforced is marked in every file: a bold
+// line and its row in summary.md, the unpinned column of summary.csv, the
+// unpinned field of results.json.
+func TestUnpinnedTargetIsMarkedEverywhere(t *testing.T) {
+	for _, unpinned := range []bool{false, true} {
+		run := fixture()
+		run.Targets[0].Unpinned = unpinned
+		dir := t.TempDir()
+		if err := Write(dir, run); err != nil {
+			t.Fatal(err)
+		}
+		md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
+		for _, want := range []string{"**Unpinned: the 0.333-vCPU budget could not be enforced for chi", "| chi | ok, unpinned |"} {
+			if strings.Contains(string(md), want) != unpinned {
+				t.Errorf("unpinned=%v: summary.md has %q: %v\n%s", unpinned, want, !unpinned, md)
+			}
+		}
+		f, _ := os.Open(filepath.Join(dir, "summary.csv"))
+		recs, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := slices.Index(recs[0], "unpinned")
+		if col < 0 {
+			t.Fatalf("summary.csv has no unpinned column: %v", recs[0])
+		}
+		if got, want := recs[1][col]+","+recs[2][col], fmt.Sprintf("%v,false", unpinned); got != want {
+			t.Errorf("unpinned column chi,phoenix = %s, want %s", got, want)
+		}
+		back, err := Read(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Targets[0].Unpinned != unpinned {
+			t.Errorf("results.json: unpinned = %v, want %v", back.Targets[0].Unpinned, unpinned)
+		}
+	}
+}
+
+// A record written before the unpinned field still reads as unpinned when
+// its pinning text says the quota could not be set.
+func TestReadRecognisesAnOlderUnpinnedRecord(t *testing.T) {
+	cases := map[string]bool{
+		"affinity CPUs 0 (no cgroup: budget not enforced as a quota): no writable cgroup hierarchy (need root and cgroup v1 cpu+cpuset or cgroup v2)": true,
+		"affinity CPUs 0-1 (no cgroup: budget not enforced as a quota)":                                                                               false, // a whole-CPU budget: affinity holds it
+		"cgroup v1 cpuset 0, CFS quota 0.333 CPU per 10ms":                                                                                            false,
+	}
+	for pinning, want := range cases {
+		run := fixture()
+		run.Targets[0].Pinning = pinning
+		dir := t.TempDir()
+		if err := Write(dir, run); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Read(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := back.Targets[0].Unpinned; got != want {
+			t.Errorf("pinning %q: unpinned = %v, want %v", pinning, got, want)
 		}
 	}
 }

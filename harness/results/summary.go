@@ -34,6 +34,8 @@ type Row struct {
 	Reason         string
 	// Repeats is how many repetitions the figures are the median of.
 	Repeats int
+	// Unpinned: the budget was not enforced (Target.Unpinned).
+	Unpinned bool
 }
 
 // PeakPerVCPU normalises the peak to one vCPU, to set beside published
@@ -47,7 +49,8 @@ func (r Row) PeakPerVCPU() float64 {
 
 // SummaryRow derives a target's summary from its record.
 func SummaryRow(t Target) Row {
-	r := Row{Target: t.Name, Status: t.Status, Runtime: t.Runtime, VCPUs: t.VCPUs, RSSPeakMB: t.RSSPeakMB, Reason: t.Reason}
+	r := Row{Target: t.Name, Status: t.Status, Runtime: t.Runtime, VCPUs: t.VCPUs, RSSPeakMB: t.RSSPeakMB, Reason: t.Reason,
+		Unpinned: t.Unpinned}
 	if t.Peak != nil {
 		r.PeakRPS, r.PeakBound = t.Peak.Peak, t.Peak.Bound
 	} else if t.Status != StatusSkipped {
@@ -86,7 +89,7 @@ func SummaryRow(t Target) Row {
 var CSVHeader = []string{"target", "status", "vcpus", "peak_rps", "peak_bound", "fixed_rps", "p50_ms", "p95_ms", "p99_ms",
 	"success", "cpu_pct", "rss_mean_mb", "rss_peak_mb",
 	"runtime", "peak_rps_per_vcpu", "vegeta_p95_ms", "co_diverges", "loader_cpu_pct", "reason",
-	"loader_added_p95_ms", "loader_capacity_rps"}
+	"loader_added_p95_ms", "loader_capacity_rps", "unpinned"}
 
 // WriteCSV writes summary.csv.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -100,7 +103,7 @@ func WriteCSV(w io.Writer, run *Run) error {
 		rec := []string{r.Target, r.Status, f(r.VCPUs, 3), f(r.PeakRPS, 0), r.PeakBound, f(r.FixedRPS, 0),
 			f(r.P50, 3), f(r.P95, 3), f(r.P99, 3), f(r.Success, 5), f(r.CPUPct, 1), f(r.RSSMeanMB, 1), f(r.RSSPeakMB, 1),
 			r.Runtime, f(r.PeakPerVCPU(), 0), f(r.VegetaP95, 3), strconv.FormatBool(r.CODiverges), f(r.LoaderCPU, 1), r.Reason,
-			optional(r.LoaderAddedP95, 3), optional(run.Manifest.LoaderCapacity(), 0)}
+			optional(r.LoaderAddedP95, 3), optional(run.Manifest.LoaderCapacity(), 0), strconv.FormatBool(r.Unpinned)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write csv row %s: %w", r.Target, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Write (re)writes every file of a run into dir. It is called after each
@@ -57,7 +58,18 @@ func Read(dir string) (*Run, error) {
 	if err := json.Unmarshal(b, &run); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "results.json"), err)
 	}
+	for i := range run.Targets {
+		t := &run.Targets[i]
+		t.Unpinned = t.Unpinned || legacyUnpinned(t.Pinning)
+	}
 	return &run, nil
+}
+
+// legacyUnpinned recognises an unenforced budget in a record written before
+// the unpinned field: the local runtime then appended the cgroup error to
+// its pinning text only when a quota was wanted and could not be set.
+func legacyUnpinned(pinning string) bool {
+	return strings.Contains(pinning, "(no cgroup: budget not enforced as a quota): ")
 }
 
 // PointLatest makes results/latest a relative symlink to the run directory.

@@ -111,6 +111,24 @@ func freePort() (int, error) {
 const joinScript = `for f in $BENCH_CGROUP_JOIN; do echo $$ > "$f" || exit 97; done
 exec taskset -c "$BENCH_CPUS" "$@"`
 
+// localPinning says how a local target's budget is enforced, given the
+// cgroup made for it (g) or why none could be (err): the record's text, and
+// whether the budget went unenforced. Without a cgroup, taskset still keeps
+// the target on its CPUs, which enforces a whole-CPU budget but not a
+// fractional one: a target meant to get a third of a CPU then has all of it.
+func localPinning(limits cpuset.Limits, g cpuset.Group, err error) (pinning string, unpinned bool) {
+	cpus := cpuset.List(limits.CPUs)
+	switch {
+	case err == nil && limits.Quota > 0:
+		return fmt.Sprintf("cgroup %s cpuset %s, CFS quota %.3g CPU per %s", g.Version(), cpus, limits.Quota, limits.Period), false
+	case err == nil:
+		return fmt.Sprintf("cgroup %s cpuset %s", g.Version(), cpus), false
+	case limits.Quota > 0:
+		return fmt.Sprintf("unpinned: affinity CPUs %s only, the %.3g-CPU quota is not enforced (no cgroup: %v)", cpus, limits.Quota, err), true
+	}
+	return fmt.Sprintf("affinity CPUs %s (no cgroup: budget not enforced as a quota)", cpus), false
+}
+
 // Start launches the target and waits for its health check.
 func (l *Local) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Instance, error) {
 	port, err := freePort()
@@ -136,17 +154,12 @@ func (l *Local) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Inst
 	if spec.Plan.Budget < float64(len(spec.Plan.TargetCPUs)) {
 		limits.Quota = spec.Plan.Budget
 	}
-	inst.pinning = fmt.Sprintf("affinity CPUs %s (no cgroup: budget not enforced as a quota)", cpuset.List(spec.Plan.TargetCPUs))
-	if g, err := cpuset.New("bench-"+spec.Name, limits); err == nil {
+	g, gerr := cpuset.New("bench-"+spec.Name, limits)
+	if gerr == nil {
 		inst.group = g
 		env["BENCH_CGROUP_JOIN"] = strings.Join(g.JoinFiles(), " ")
-		inst.pinning = fmt.Sprintf("cgroup %s cpuset %s", g.Version(), cpuset.List(spec.Plan.TargetCPUs))
-		if limits.Quota > 0 {
-			inst.pinning += fmt.Sprintf(", CFS quota %.3g CPU per %s", limits.Quota, spec.QuotaPeriod)
-		}
-	} else if limits.Quota > 0 {
-		inst.pinning += ": " + err.Error()
 	}
+	inst.pinning, inst.unpinned = localPinning(limits, g, gerr)
 	env["BENCH_CPUS"] = cpuset.List(spec.Plan.TargetCPUs)
 
 	logf, err := os.OpenFile(spec.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -233,6 +246,8 @@ type localInstance struct {
 	group   cpuset.Group
 	usage   sample.Source
 	pinning string
+	// unpinned: the budget could not be enforced (see localPinning).
+	unpinned bool
 
 	done     chan struct{}
 	err      error
@@ -244,6 +259,7 @@ func (i *localInstance) URL() string           { return i.url }
 func (i *localInstance) Usage() sample.Source  { return i.usage }
 func (i *localInstance) Done() <-chan struct{} { return i.done }
 func (i *localInstance) Pinning() string       { return i.pinning }
+func (i *localInstance) Unpinned() bool        { return i.unpinned }
 func (i *localInstance) Err() error            { return i.err }
 
 // Stop sends SIGTERM to the process group, SIGKILL after a grace period,

@@ -38,6 +38,16 @@ type Instance interface {
 	Stop(ctx context.Context) error
 }
 
+// Unpinned reports whether inst runs without the CPU budget it was meant
+// to get (a fractional budget with no cgroup to enforce it): figures divided
+// by that budget are then per vCPU of nothing. Only the local runtime can
+// fail so; a container's budget is the engine's, an external server's is
+// what it already has.
+func Unpinned(inst Instance) bool {
+	u, ok := inst.(interface{ Unpinned() bool })
+	return ok && u.Unpinned()
+}
+
 // Runtime builds and starts targets.
 type Runtime interface {
 	Name() string
