@@ -38,7 +38,7 @@ func StartObserver(ctx context.Context, mix *load.Mix, lp scenario.Loader, targe
 		return nil, err
 	}
 	return &Observer{Mix: mix, Loader: lp, Target: target, Budget: budget,
-		loader:    sample.Start(ctx, sample.NewProcesses(func() ([]int32, error) { return []int32{self}, nil }), every),
+		loader:    sample.Start(ctx, sample.NewProcesses(func() ([]int32, error) { return []int32{self}, nil }).WithoutPSS(), every),
 		loaderCap: cpuset.Capacity(), sentinel: sent}, nil
 }
 

@@ -1,8 +1,8 @@
 // Package cgsample samples a container from its cgroup: CPU time from the
 // cgroup's own accounting (every process it ever held, exited ones too) and
-// resident memory summed over the processes it holds now, the way the local
-// runtime sums a process tree, so the two runtimes fill the same columns
-// with the same meaning.
+// resident memory (RSS, and PSS every sample.PSSEvery) summed over the
+// processes it holds now, the way the local runtime sums a process tree, so
+// the two runtimes fill the same columns with the same meaning.
 package cgsample
 
 import (
@@ -31,6 +31,7 @@ type Cgroup struct {
 
 	lastCPU float64
 	lastAt  time.Time
+	lastPSS time.Time
 }
 
 // ForPID finds the cgroup that pid belongs to, e.g. a container's init
@@ -102,7 +103,11 @@ func (c *Cgroup) Read(ctx context.Context) (sample.Reading, error) {
 		r.CPUSeconds = max(0, cpu-c.lastCPU)
 	}
 	c.lastAt, c.lastCPU = r.At, cpu
-	r.RSSBytes, err = c.rss()
+	readPSS := r.At.Sub(c.lastPSS) >= sample.PSSEvery
+	if readPSS {
+		c.lastPSS = r.At
+	}
+	r.RSSBytes, r.PSSBytes, err = c.memory(readPSS)
 	return r, err
 }
 
@@ -133,15 +138,18 @@ func (c *Cgroup) cpuSeconds() (float64, error) {
 	return 0, fmt.Errorf("%s has no usage_usec", c.cpuFile)
 }
 
-// rss sums the resident set of every process in the cgroup, read from
+// memory sums the resident set of every process in the cgroup, read from
 // /proc/<pid>/statm as ps and gopsutil do: pages shared between forked
-// workers count once per process, like the local runtime's figure.
-func (c *Cgroup) rss() (uint64, error) {
+// workers count once per process, like the local runtime's figure. With
+// readPSS it also sums their PSS (sample.PSS), which counts those pages
+// once; that sum is 0 when any process's PSS could not be read (processes
+// of another user, without root).
+func (c *Cgroup) memory(readPSS bool) (rss, pss uint64, err error) {
 	b, err := os.ReadFile(c.procsFile)
 	if err != nil {
-		return 0, fmt.Errorf("list cgroup processes: %w", err)
+		return 0, 0, fmt.Errorf("list cgroup processes: %w", err)
 	}
-	var total uint64
+	pssComplete := readPSS
 	for _, f := range strings.Fields(string(b)) {
 		statm, err := os.ReadFile("/proc/" + f + "/statm")
 		if err != nil {
@@ -152,9 +160,18 @@ func (c *Cgroup) rss() (uint64, error) {
 			continue
 		}
 		pages, _ := strconv.ParseUint(fields[1], 10, 64)
-		total += pages * c.pageSize
+		rss += pages * c.pageSize
+		if readPSS {
+			pid, _ := strconv.ParseInt(f, 10, 32)
+			v, err := sample.PSS(int32(pid))
+			pss += v
+			pssComplete = pssComplete && err == nil
+		}
 	}
-	return total, nil
+	if !pssComplete {
+		pss = 0
+	}
+	return rss, pss, nil
 }
 
 // parseProcCgroup maps controller -> path from /proc/<pid>/cgroup; the v2

@@ -52,8 +52,9 @@ func barSpecs(run *results.Run) []barSpec {
 		peak,
 		{name: "p95_ms", title: "p95 latency " + fixed, ylabel: "p95 ms, from intended send time (not normalised: same load per vCPU)",
 			about: "The p95 latency of the fixed-rate run, from each request's intended send time", fig: results.FigP95, article: func(r scenario.ReferenceRow) float64 { return r.P95MS }},
-		{name: "rss_peak_mb", title: "Memory: peak RSS under load", ylabel: "RSS of the process tree, MiB (not normalised)",
-			about: "The highest RSS of each target's process tree under load", fig: results.FigRSSPeakMB, article: func(r scenario.ReferenceRow) float64 { return r.RSSMB }},
+		{name: "pss_fixed_mean_mb", title: "Memory " + fixed, ylabel: "PSS of the process tree, MiB (not normalised)",
+			about: "Each target's mean memory during the fixed-rate run, the article's condition: PSS summed over its process tree, so pages its forked workers share count once",
+			fig:   results.FigPSSFixedMeanMB, article: func(r scenario.ReferenceRow) float64 { return r.RSSMB }},
 		{name: "cpu_pct", title: "CPU " + fixed, ylabel: "CPU, % of the target's vCPU budget (not normalised)",
 			about: "Each target's CPU during the fixed-rate run, as % of its vCPU budget", fig: results.FigCPUPct, article: func(r scenario.ReferenceRow) float64 { return r.CPUPct }},
 	}

@@ -24,7 +24,7 @@ func TestChartsHaveTheirSizeInPNGAndSVG(t *testing.T) {
 			}
 			want := map[string][2]int{
 				"peak_rps": {BarChartWidth, BarChartHeight}, "p95_ms": {BarChartWidth, BarChartHeight},
-				"rss_peak_mb": {BarChartWidth, BarChartHeight}, "cpu_pct": {BarChartWidth, BarChartHeight},
+				"pss_fixed_mean_mb": {BarChartWidth, BarChartHeight}, "cpu_pct": {BarChartWidth, BarChartHeight},
 				"latency": {LatencyChartWidth, LatencyChartHeight},
 			}
 			if len(charts) != len(want) {

@@ -99,9 +99,11 @@ func perInstance(fig string) bool {
 	return fig == results.FigPeakRPS || strings.HasSuffix(fig, "_mb")
 }
 
-// claimFigures are the figures a claim may be about.
+// claimFigures are the figures a claim may be about. Memory is the fixed
+// run's alone: rss_peak_mb spans the warm-up and the overload steps of the
+// peak search, a load no published memory figure was measured at.
 var claimFigures = []string{results.FigPeakRPS, results.FigP50, results.FigP95, results.FigP99, results.FigCPUPct,
-	results.FigRSSMeanMB, results.FigRSSPeakMB}
+	results.FigRSSMeanMB, results.FigRSSFixedMeanMB, results.FigRSSFixedPeakMB, results.FigPSSFixedMeanMB}
 
 // LoadClaims reads and checks a claims file.
 func LoadClaims(path string) (*Claims, error) {
@@ -160,6 +162,10 @@ func (cl *Claim) validate(c *Claims) error {
 	}
 	if cl.NotMeasured != "" {
 		return nil
+	}
+	if cl.Figure == results.FigRSSPeakMB {
+		return fmt.Errorf("figure %s is the whole run's peak, warm-up and overload steps included: judge memory on the fixed run's %s, %s or %s",
+			cl.Figure, results.FigPSSFixedMeanMB, results.FigRSSFixedMeanMB, results.FigRSSFixedPeakMB)
 	}
 	if !slices.Contains(claimFigures, cl.Figure) {
 		return fmt.Errorf("figure %q: want one of %v", cl.Figure, claimFigures)

@@ -61,6 +61,9 @@ func measure(run *results.Run, name, fig string, scale float64) Measured {
 	s := t.Spread(fig)
 	if s.N == 0 {
 		m.Why = fmt.Sprintf("%s has no %s", name, fig)
+		if fig == results.FigPSSFixedMeanMB {
+			m.Why += " (its PSS could not be read: no smaps_rollup, or processes this harness may not inspect; see results/README.md)"
+		}
 		return m
 	}
 	if fig == results.FigPeakRPS {

@@ -33,15 +33,18 @@ type model struct {
 	loaderLimit               float64 // req/s where the loader runs out of CPU (0: never)
 	p50                       float64 // ms at low load
 	cpuPct, rssMean, rssPeak  float64
-	skip                      string
+	// pssShare is its PSS over its RSS: below 1 by the pages it shares
+	// with other processes, most for a cluster of forked workers.
+	pssShare float64
+	skip     string
 }
 
 var models = []model{
-	{name: "fastify", language: "JavaScript", framework: "Fastify 5", capacity: 4500, p50: 0.6, cpuPct: 22, rssMean: 80, rssPeak: 96},
-	{name: "chi", language: "Go", framework: "go-chi/chi v5", capacity: 9000, p50: 0.35, cpuPct: 12, rssMean: 14, rssPeak: 22},
+	{name: "fastify", language: "JavaScript", framework: "Fastify 5", capacity: 4500, p50: 0.6, cpuPct: 22, rssMean: 80, rssPeak: 96, pssShare: 0.7},
+	{name: "chi", language: "Go", framework: "go-chi/chi v5", capacity: 9000, p50: 0.35, cpuPct: 12, rssMean: 14, rssPeak: 22, pssShare: 0.9},
 	{name: "phoenix", language: "Elixir", framework: "Phoenix 1.7", skip: "Phoenix deps are not fetched: hex.pm is unreachable from this machine"},
-	{name: "axum", language: "Rust", framework: "Axum 0.8", capacity: 25000, loaderLimit: 15800, p50: 0.25, cpuPct: 6, rssMean: 8, rssPeak: 12},
-	{name: "erlang", language: "Erlang", framework: "Cowboy 2", capacity: 6000, p50: 0.5, cpuPct: 18, rssMean: 58, rssPeak: 70},
+	{name: "axum", language: "Rust", framework: "Axum 0.8", capacity: 25000, loaderLimit: 15800, p50: 0.25, cpuPct: 6, rssMean: 8, rssPeak: 12, pssShare: 0.9},
+	{name: "erlang", language: "Erlang", framework: "Cowboy 2", capacity: 6000, p50: 0.5, cpuPct: 18, rssMean: 58, rssPeak: 70, pssShare: 0.95},
 }
 
 func quickProfile() *scenario.Profile {
@@ -95,6 +98,7 @@ func (m model) repeat(p *scenario.Profile, budget float64, rng *rand.Rand, slow 
 	obs.TargetCPU = m.cpuPct / 100 / slow * noise()
 	st := sample.Stats{Samples: 50, CPUMean: 100 * obs.TargetCPU * budget, CPUMax: 140 * obs.TargetCPU * budget,
 		RSSMeanMB: m.rssMean * noise(), RSSPeakMB: m.rssPeak * noise()}
+	st.PSSMeanMB = m.pssShare * st.RSSMeanMB
 	obs.Target = &st
 	s := p.Search
 	res, _ := peak.Search(context.Background(), peak.Config{Start: s.StartPerVCPU * budget, Max: s.MaxRate, Growth: s.Growth,

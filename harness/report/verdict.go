@@ -214,8 +214,12 @@ func figureLabel(fig string) (label, unit string) {
 		return strings.TrimSuffix(fig, "_ms") + " at the fixed rate", " ms"
 	case results.FigCPUPct:
 		return "CPU at the fixed rate", "% of the budget"
-	case results.FigRSSMeanMB:
+	case results.FigRSSMeanMB, results.FigRSSFixedMeanMB:
 		return "RSS mean at the fixed rate", " MB"
+	case results.FigRSSFixedPeakMB:
+		return "RSS peak at the fixed rate", " MB"
+	case results.FigPSSFixedMeanMB:
+		return "PSS mean at the fixed rate", " MB"
 	case results.FigRSSPeakMB:
 		return "RSS peak under load", " MB"
 	}

@@ -34,7 +34,8 @@ func tgt(name string, vcpus float64, bound string, figs map[string][]float64, bo
 		}
 		f := &results.Fixed{Observation: peak.Observation{Step: load.Step{Offered: 1250 * vcpus, Success: 1,
 			Corrected: load.Latency{P50: at(results.FigP50, i), P95: at(results.FigP95, i), P99: at(results.FigP99, i)}}}, CPUPct: at(results.FigCPUPct, i)}
-		f.Sample.RSSMeanMB = at(results.FigRSSMeanMB, i)
+		f.Sample.RSSMeanMB = max(at(results.FigRSSMeanMB, i), at(results.FigRSSFixedMeanMB, i))
+		f.Sample.RSSPeakMB, f.Sample.PSSMeanMB = at(results.FigRSSFixedPeakMB, i), at(results.FigPSSFixedMeanMB, i)
 		t.Repeats = append(t.Repeats, results.Repeat{Fixed: f, Peak: &peak.Result{Peak: at(results.FigPeakRPS, i), Bound: b},
 			RSSPeakMB: at(results.FigRSSPeakMB, i)})
 		t.RSSPeakMB = max(t.RSSPeakMB, at(results.FigRSSPeakMB, i))
@@ -86,6 +87,17 @@ func TestVerdicts(t *testing.T) {
 			runOf(1, tgt("erlang", 1, "target", map[string][]float64{results.FigP99: {3}})), Holds, ""},
 		{"range does not hold", `{id: c, source: a, says: s, figure: rss_mean_mb, target: erlang, within: [20, 30], vcpus: 1}`,
 			runOf(1, tgt("erlang", 1, "target", map[string][]float64{results.FigRSSMeanMB: {58}})), DoesNotHold, ""},
+
+		// Memory is the fixed run's: the whole-run peak (here a warm-up spike
+		// of 178 MB) would hold the first two and fail the third.
+		{"memory on the fixed run's PSS", `{id: c, source: a, says: s, figure: pss_fixed_mean_mb, target: phoenix, near: 160, vcpus: 1}`,
+			runOf(1, tgt("phoenix", 1, "target", map[string][]float64{results.FigRSSPeakMB: {178}, results.FigRSSFixedPeakMB: {150}, results.FigPSSFixedMeanMB: {100}})), DoesNotHold, ""},
+		{"memory on the fixed run's RSS peak", `{id: c, source: a, says: s, figure: rss_fixed_peak_mb, target: phoenix, within: [100, 140], vcpus: 1}`,
+			runOf(1, tgt("phoenix", 1, "target", map[string][]float64{results.FigRSSPeakMB: {178}, results.FigRSSFixedPeakMB: {150}, results.FigPSSFixedMeanMB: {100}})), DoesNotHold, ""},
+		{"memory on the fixed run's RSS mean", `{id: c, source: a, says: s, figure: rss_fixed_mean_mb, target: phoenix, within: [~, 150], vcpus: 1}`,
+			runOf(1, tgt("phoenix", 1, "target", map[string][]float64{results.FigRSSPeakMB: {178}, results.FigRSSFixedMeanMB: {146}})), Holds, ""},
+		{"PSS not read", `{id: c, source: a, says: s, figure: pss_fixed_mean_mb, target: fastify, near: 380, vcpus: 1}`,
+			runOf(1, tgt("fastify", 1, "target", map[string][]float64{results.FigRSSPeakMB: {400}, results.FigRSSFixedMeanMB: {380}})), NotMeasured, "PSS could not be read"},
 
 		// Not measured: a skipped or absent target, or a claim no scenario measures.
 		{"skipped target", `{id: c, source: a, says: s, figure: p95_ms, target: phoenix, near: 7}`,
@@ -186,7 +198,7 @@ func unpinned(t results.Target) results.Target {
 // with the budget stated. No claim is judged on an unpinned target.
 func TestVerdictsAtAnotherBudgetAndUnpinned(t *testing.T) {
 	third := 1.0 / 3
-	mem := func(v float64) map[string][]float64 { return map[string][]float64{results.FigRSSPeakMB: {v}} }
+	mem := func(v float64) map[string][]float64 { return map[string][]float64{results.FigRSSFixedPeakMB: {v}} }
 	cases := []struct {
 		name, claim string
 		run         *results.Run
@@ -198,13 +210,13 @@ func TestVerdictsAtAnotherBudgetAndUnpinned(t *testing.T) {
 		{"peak of one instance at a third of a CPU", `{id: c, source: a, says: s, figure: peak_rps, target: fastify, near: 14000, vcpus: 8}`,
 			runOf(third, tgt("fastify", third, "target", peaks(1600))),
 			"not measured at this budget (0.33 vCPU; the claim is about 8)", "1600 req/s", "fastify's peak on 8 vCPU", "measured at 0.33 vCPU"},
-		{"memory of one instance at a third of a CPU", `{id: c, source: a, says: s, figure: rss_peak_mb, target: fastify, near: 380, vcpus: 8}`,
+		{"memory of one instance at a third of a CPU", `{id: c, source: a, says: s, figure: rss_fixed_peak_mb, target: fastify, near: 380, vcpus: 8}`,
 			runOf(third, tgt("fastify", third, "target", mem(96))),
 			"not measured at this budget (0.33 vCPU; the claim is about 8)", "96 MB", "on 8 vCPU", ""},
 		{"a loader-bound peak is shown as a lower bound", `{id: c, source: a, says: s, figure: peak_rps, target: axum, near: 89000, vcpus: 8}`,
 			runOf(1, tgt("axum", 1, "loader", peaks(20000))),
 			"not measured at this budget (1 vCPU; the claim is about 8)", "≥ 20000 req/s", "", ""},
-		{"memory at the claim's budget", `{id: c, source: a, says: s, figure: rss_peak_mb, target: fastify, near: 380, vcpus: 8}`,
+		{"memory at the claim's budget", `{id: c, source: a, says: s, figure: rss_fixed_peak_mb, target: fastify, near: 380, vcpus: 8}`,
 			runOf(8, tgt("fastify", 8, "target", mem(400))), Holds, "400 MB", "", ""},
 		{"ratio at a third of a CPU stays judged", `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], within: [1.5, 3]}`,
 			runOf(third, tgt("axum", third, "target", peaks(6000)), tgt("chi", third, "target", peaks(3000))),
@@ -261,12 +273,13 @@ func TestClaimsFileRejectsBadRules(t *testing.T) {
 		"inverted range":            `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [3, 2]}`,
 		"vcpus on latency":          `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, vcpus: 8}`,
 		"peak without its budget":   `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000}`,
-		"memory without its budget": `{id: c, source: a, says: s, figure: rss_peak_mb, target: chi, near: 95}`,
+		"memory without its budget": `{id: c, source: a, says: s, figure: pss_fixed_mean_mb, target: chi, near: 95}`,
 		"vcpus on a ratio":          `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], near: 2, vcpus: 8}`,
 		"vcpus on CPU %":            `{id: c, source: a, says: s, figure: cpu_pct, target: chi, near: 38, vcpus: 8}`,
 		"gap without order":         `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 9, gap: [2, 5]}`,
 		"one-target order":          `{id: c, source: a, says: s, figure: peak_rps, order: [chi]}`,
 		"no statement":              `{id: c, source: a, figure: p95_ms, target: chi, near: 9}`,
+		"whole-run memory":          `{id: c, source: a, says: s, figure: rss_peak_mb, target: chi, near: 95, vcpus: 8}`,
 	}
 	for name, claim := range cases {
 		if _, err := ParseClaims(strings.NewReader(claimsHead + "  - " + claim + "\n")); err == nil {
@@ -381,6 +394,30 @@ func TestSeedLatencyClaims(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The article's memory is at 10K req/s: the shipped claim is judged on the
+// fixed run, not on a spike of the warm-up that the whole-run peak holds
+// (Phoenix builds its 10,000-user store there).
+func TestArticleMemoryClaimIsJudgedOnTheFixedRun(t *testing.T) {
+	c, err := LoadClaims(filepath.Join("..", "..", "scenarios", "claims", "article.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whole run: 178 MB, within 160 ± 30 %. Fixed run: RSS 100 MB mean,
+	// 104 MB peak, PSS 96 MB, all below 112.
+	phoenix := tgt("phoenix", 8, "target", map[string][]float64{results.FigRSSPeakMB: {178},
+		results.FigRSSFixedMeanMB: {100}, results.FigRSSFixedPeakMB: {104}, results.FigPSSFixedMeanMB: {96}})
+	for _, v := range Judge(runOf(8, phoenix), c) {
+		if v.Claim.ID != "phoenix-memory" {
+			continue
+		}
+		if v.Verdict != DoesNotHold || v.Measured != "96 MB" {
+			t.Errorf("phoenix-memory: %q on %s, want %q on the fixed run's 96 MB (rule %s)", v.Verdict, v.Measured, DoesNotHold, v.Rule)
+		}
+		return
+	}
+	t.Fatal("article.yaml has no phoenix-memory claim")
 }
 
 // A source is cited as a reader finds it, never by a path in this

@@ -25,7 +25,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	writeUnpinned(&b, run)
 	writeInstrument(&b, m)
 	fixedPerVCPU := m.Profile.FixedRatePerVCPU
-	b.WriteString("| target | status | peak req/s | bound | peak / vCPU | article peak / vCPU | p95 ms @ fixed | loader adds p95 ms (calibrated / live) | article p95 ms | CPU % | article CPU % | RSS mean / peak MB | article MB |\n")
+	b.WriteString("| target | status | peak req/s | bound | peak / vCPU | article peak / vCPU | p95 ms @ fixed | loader adds p95 ms (calibrated / live) | article p95 ms | CPU % | article CPU % | RSS mean / peak, PSS MB @ fixed | article MB |\n")
 	b.WriteString("|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, t := range run.Targets {
 		r := SummaryRow(t)
@@ -65,16 +65,18 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 		if r.Unpinned {
 			status = "ok, unpinned"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %s | %.2f | %s | %s | %.0f | %s | %.0f / %.0f | %s |\n", r.Target, status, peakCell, r.PeakBound,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %s | %.2f | %s | %s | %.0f | %s | %s | %s |\n", r.Target, status, peakCell, r.PeakBound,
 			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, loaderCell, art(a.P95MS, "%.0f"), r.CPUPct, art(a.CPUPct, "%.0f"),
-			r.RSSMeanMB, r.RSSPeakMB, art(a.RSSMB, "%.0f"))
+			memoryCell(r), art(a.RSSMB, "%.0f"))
 	}
 	fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU (the article's 10,000 req/s on 8 vCPUs), so p95 and CPU %% compare directly; "+
 		"latencies are measured from each request's intended send time. CPU %% is of the target's vCPU budget. ", fixedPerVCPU)
 	b.WriteString("A peak marked `≥` was capped by the loader or by the search's max_rate, not by the target: it is a lower bound. ")
 	b.WriteString("\"Loader adds\" is the loader's own share of that p95: first as calibrated against the instant reference server at this fixed rate (its precision), then as read live during this target's fixed run by its sentinel, " +
 		"which does not busy-wait and so also carries this machine's wake-up latency on both of its ends: an upper bound that flags a disturbed run, not a share to subtract. ")
-	b.WriteString("Memory is the RSS of the target's whole process tree and is not normalised.\n")
+	b.WriteString("Memory is the target's whole process tree during the fixed-rate run, the article's condition, and is not normalised: " +
+		"RSS counts pages shared between forked workers once per worker, PSS once (– where PSS could not be read); " +
+		"summary.csv's `rss_peak_mb` is the highest RSS of the whole run.\n")
 	if m.Reference != nil {
 		fmt.Fprintf(&b, "\nArticle figures: %s (%.0f vCPUs).\n", m.Reference.Source, m.Reference.VCPUs)
 	}
@@ -185,6 +187,15 @@ func writeRepetitions(b *strings.Builder, run *Run) {
 		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", t.Name, len(t.Repeats), peakCell,
 			cell(FigP95, "%.2f"), cell(FigCPUPct, "%.0f"), cell(FigRSSPeakMB, "%.0f"))
 	}
+}
+
+// memoryCell is the fixed run's RSS mean and peak and its PSS mean.
+func memoryCell(r Row) string {
+	pss := "–"
+	if r.PSSFixedMeanMB > 0 {
+		pss = fmt.Sprintf("%.0f", r.PSSFixedMeanMB)
+	}
+	return fmt.Sprintf("%.0f / %.0f, %s", r.RSSFixedMeanMB, r.RSSFixedPeakMB, pss)
 }
 
 func dash(s string) string {

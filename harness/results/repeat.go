@@ -27,6 +27,11 @@ const (
 	FigRSSPeakMB = "rss_peak_mb"
 	FigVegetaP95 = "vegeta_p95_ms"
 	FigLoaderCPU = "loader_cpu_pct"
+	// The target's memory during the fixed-rate run alone (rss_peak_mb is
+	// the whole run's).
+	FigRSSFixedMeanMB = "rss_fixed_mean_mb"
+	FigRSSFixedPeakMB = "rss_fixed_peak_mb"
+	FigPSSFixedMeanMB = "pss_fixed_mean_mb"
 )
 
 // SpreadFigures are the figures whose spread over repetitions is reported
@@ -61,8 +66,12 @@ func figureOf(r Repeat, name string) (float64, bool) {
 		return s.Success, true
 	case FigCPUPct:
 		return f.CPUPct, true
-	case FigRSSMeanMB:
+	case FigRSSMeanMB, FigRSSFixedMeanMB:
 		return f.Sample.RSSMeanMB, true
+	case FigRSSFixedPeakMB:
+		return f.Sample.RSSPeakMB, true
+	case FigPSSFixedMeanMB:
+		return f.Sample.PSSMeanMB, f.Sample.PSSMeanMB > 0
 	case FigVegetaP95:
 		return s.Vegeta.P95, true
 	case FigLoaderCPU:

@@ -48,7 +48,7 @@ func TestSpread(t *testing.T) {
 func rep(peakRPS float64, bound string, p95, cpu, rss float64) Repeat {
 	f := &Fixed{Observation: peak.Observation{Step: load.Step{Offered: 417, Success: 1, Corrected: load.Latency{P50: p95 / 2, P95: p95, P99: 2 * p95}}},
 		CPUPct: cpu}
-	f.Sample.RSSMeanMB = rss - 2
+	f.Sample.RSSMeanMB, f.Sample.RSSPeakMB, f.Sample.PSSMeanMB = rss-2, rss-1, rss-5
 	return Repeat{Fixed: f, Peak: &peak.Result{Peak: peakRPS, Bound: bound}, RSSPeakMB: rss}
 }
 
@@ -72,6 +72,12 @@ func TestMediansOfRepetitions(t *testing.T) {
 	r := SummaryRow(chi)
 	if r.PeakRPS != 9000 || r.PeakBound != peak.BoundTarget || r.P95 != 1.2 || r.CPUPct != 40 || r.RSSPeakMB != 15 || r.Repeats != 3 {
 		t.Errorf("summary row %+v", r)
+	}
+	// The fixed run's memory is a median of its own over the repetitions'
+	// fixed runs (rss 15, 14, 16), not the median-p95 repetition's (16).
+	if r.RSSFixedMeanMB != 13 || r.RSSFixedPeakMB != 14 || r.PSSFixedMeanMB != 10 {
+		t.Errorf("fixed-run memory %.0f / %.0f, PSS %.0f MB; want the medians 13 / 14, PSS 10",
+			r.RSSFixedMeanMB, r.RSSFixedPeakMB, r.PSSFixedMeanMB)
 	}
 	if n := chi.LoaderBoundRepeats(); n != 1 {
 		t.Errorf("loader-bound repetitions %d, want 1", n)

@@ -3,6 +3,7 @@ package results
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,7 +25,9 @@ func fixture() *Run {
 		Corrected: load.Latency{P50: 0.5, P95: 1.25, P99: 2}, Vegeta: load.Latency{P95: 1.0}}, LoaderCPU: 0.2,
 		LoaderAdded: &load.Latency{P95: 0.18}},
 		CPUPct: 40}
-	fixed.Sample.RSSMeanMB = 12
+	// The fixed run's memory is below the whole run's peak (14 MB, reached
+	// in the warm-up or the peak search).
+	fixed.Sample.RSSMeanMB, fixed.Sample.RSSPeakMB, fixed.Sample.PSSMeanMB = 12, 13, 9.4
 	return &Run{
 		Manifest: &Manifest{RunID: "r1", Profile: &scenario.Profile{Name: "quick", FixedRatePerVCPU: 1250},
 			Scenario: &scenario.Scenario{Name: "api"}, Runtime: "local", VCPUs: 1.0 / 3, Reference: ref,
@@ -78,7 +81,7 @@ func TestMarkdownSetsArticleBesideMeasured(t *testing.T) {
 	}
 	md := b.String()
 	for _, want := range []string{
-		"| chi | ok | ≥ 9000 | loader | 27000 | 4750 | 1.25 | 0.06 / 0.18 | 9 | 40 | 38 | 12 / 14 | 95 |",
+		"| chi | ok | ≥ 9000 | loader | 27000 | 4750 | 1.25 | 0.06 / 0.18 | 9 | 40 | 38 | 12 / 13, 9 | 95 |",
 		"## The instrument",
 		"adds p50 0.020 / p95 0.060 / p99 0.090 ms",
 		"is **21000 req/s** (the next rate failed)",
@@ -171,6 +174,77 @@ func TestReadRecognisesAnOlderUnpinnedRecord(t *testing.T) {
 		}
 		if got := back.Targets[0].Unpinned; got != want {
 			t.Errorf("pinning %q: unpinned = %v, want %v", pinning, got, want)
+		}
+	}
+}
+
+// The fixed run's memory has columns of its own; rss_peak_mb stays the
+// whole run's. PSS is an empty cell where it was not read.
+func TestCSVHasTheFixedRunsMemory(t *testing.T) {
+	run := fixture()
+	noPSS := run.Targets[0]
+	noPSS.Name = "chi-no-pss"
+	f := *noPSS.Fixed
+	f.Sample.PSSMeanMB = 0
+	noPSS.Fixed = &f
+	run.Targets = append(run.Targets, noPSS)
+	var b bytes.Buffer
+	if err := WriteCSV(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, name := range recs[0] {
+		col[name] = i
+	}
+	cells := func(rec []string) string {
+		var out []string
+		for _, name := range []string{"rss_peak_mb", "rss_fixed_mean_mb", "rss_fixed_peak_mb", "pss_fixed_mean_mb"} {
+			i, ok := col[name]
+			if !ok {
+				t.Fatalf("summary.csv has no %s column: %v", name, recs[0])
+			}
+			out = append(out, rec[i])
+		}
+		return strings.Join(out, ",")
+	}
+	for i, want := range []string{"14.0,12.0,13.0,9.4", "0.0,0.0,0.0,", "14.0,12.0,13.0,"} {
+		if got := cells(recs[i+1]); got != want {
+			t.Errorf("%s rss_peak_mb,rss_fixed_mean_mb,rss_fixed_peak_mb,pss_fixed_mean_mb = %s, want %s", recs[i+1][0], got, want)
+		}
+	}
+}
+
+// results.json carries the same figures on the fixed run's record, PSS only
+// where it was read.
+func TestJSONHasTheFixedRunsPSS(t *testing.T) {
+	run := fixture()
+	for _, c := range []struct {
+		pss  float64
+		want string
+	}{{9.4, `"pss_mean_mb":9.4`}, {0, ""}} {
+		run.Targets[0].Fixed.Sample.PSSMeanMB = c.pss
+		b, err := json.Marshal(run.Targets[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			Fixed struct {
+				Target map[string]any `json:"target"`
+			} `json:"fixed"`
+		}
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		got := rec.Fixed.Target
+		if got["rss_mean_mb"] != 12.0 || got["rss_peak_mb"] != 13.0 {
+			t.Errorf("fixed.target %v, want rss_mean_mb 12 and rss_peak_mb 13", got)
+		}
+		if v, ok := got["pss_mean_mb"]; c.want != "" && v != c.pss || c.want == "" && ok {
+			t.Errorf("fixed.target %v, want %s", got, map[bool]string{true: c.want, false: "no pss_mean_mb"}[c.want != ""])
 		}
 	}
 }

@@ -32,6 +32,10 @@ type Row struct {
 	LoaderAddedP95 float64
 	CODiverges     bool
 	Reason         string
+	// RSSFixedMeanMB, RSSFixedPeakMB and PSSFixedMeanMB are the target's
+	// memory during the fixed-rate run alone, the article's condition;
+	// PSSFixedMeanMB is -1 when PSS could not be read.
+	RSSFixedMeanMB, RSSFixedPeakMB, PSSFixedMeanMB float64
 	// Repeats is how many repetitions the figures are the median of.
 	Repeats int
 	// Unpinned: the budget was not enforced (Target.Unpinned).
@@ -50,7 +54,7 @@ func (r Row) PeakPerVCPU() float64 {
 // SummaryRow derives a target's summary from its record.
 func SummaryRow(t Target) Row {
 	r := Row{Target: t.Name, Status: t.Status, Runtime: t.Runtime, VCPUs: t.VCPUs, RSSPeakMB: t.RSSPeakMB, Reason: t.Reason,
-		Unpinned: t.Unpinned}
+		Unpinned: t.Unpinned, PSSFixedMeanMB: -1}
 	if t.Peak != nil {
 		r.PeakRPS, r.PeakBound = t.Peak.Peak, t.Peak.Bound
 	} else if t.Status != StatusSkipped {
@@ -61,6 +65,10 @@ func SummaryRow(t Target) Row {
 		r.FixedRPS, r.P50, r.P95, r.P99 = s.Offered, s.Corrected.P50, s.Corrected.P95, s.Corrected.P99
 		r.VegetaP95, r.Success, r.CODiverges = s.Vegeta.P95, s.Success, s.CODiverges
 		r.CPUPct, r.RSSMeanMB, r.LoaderCPU = f.CPUPct, f.Sample.RSSMeanMB, 100*f.LoaderCPU
+		r.RSSFixedMeanMB, r.RSSFixedPeakMB = f.Sample.RSSMeanMB, f.Sample.RSSPeakMB
+		if f.Sample.PSSMeanMB > 0 {
+			r.PSSFixedMeanMB = f.Sample.PSSMeanMB
+		}
 	}
 	r.LoaderAddedP95 = -1
 	if t.Fixed != nil && t.Fixed.LoaderAdded != nil {
@@ -75,7 +83,8 @@ func SummaryRow(t Target) Row {
 			v   *float64
 		}{{FigPeakRPS, &r.PeakRPS}, {FigP50, &r.P50}, {FigP95, &r.P95}, {FigP99, &r.P99}, {FigVegetaP95, &r.VegetaP95},
 			{FigSuccess, &r.Success}, {FigCPUPct, &r.CPUPct}, {FigRSSMeanMB, &r.RSSMeanMB}, {FigRSSPeakMB, &r.RSSPeakMB},
-			{FigLoaderCPU, &r.LoaderCPU}} {
+			{FigLoaderCPU, &r.LoaderCPU}, {FigRSSFixedMeanMB, &r.RSSFixedMeanMB}, {FigRSSFixedPeakMB, &r.RSSFixedPeakMB},
+			{FigPSSFixedMeanMB, &r.PSSFixedMeanMB}} {
 			if s := t.Spread(m.fig); s.N > 0 {
 				*m.v = s.Median
 			}
@@ -89,7 +98,8 @@ func SummaryRow(t Target) Row {
 var CSVHeader = []string{"target", "status", "vcpus", "peak_rps", "peak_bound", "fixed_rps", "p50_ms", "p95_ms", "p99_ms",
 	"success", "cpu_pct", "rss_mean_mb", "rss_peak_mb",
 	"runtime", "peak_rps_per_vcpu", "vegeta_p95_ms", "co_diverges", "loader_cpu_pct", "reason",
-	"loader_added_p95_ms", "loader_capacity_rps", "unpinned"}
+	"loader_added_p95_ms", "loader_capacity_rps", "unpinned",
+	"rss_fixed_mean_mb", "rss_fixed_peak_mb", "pss_fixed_mean_mb"}
 
 // WriteCSV writes summary.csv.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -103,7 +113,8 @@ func WriteCSV(w io.Writer, run *Run) error {
 		rec := []string{r.Target, r.Status, f(r.VCPUs, 3), f(r.PeakRPS, 0), r.PeakBound, f(r.FixedRPS, 0),
 			f(r.P50, 3), f(r.P95, 3), f(r.P99, 3), f(r.Success, 5), f(r.CPUPct, 1), f(r.RSSMeanMB, 1), f(r.RSSPeakMB, 1),
 			r.Runtime, f(r.PeakPerVCPU(), 0), f(r.VegetaP95, 3), strconv.FormatBool(r.CODiverges), f(r.LoaderCPU, 1), r.Reason,
-			optional(r.LoaderAddedP95, 3), optional(run.Manifest.LoaderCapacity(), 0), strconv.FormatBool(r.Unpinned)}
+			optional(r.LoaderAddedP95, 3), optional(run.Manifest.LoaderCapacity(), 0), strconv.FormatBool(r.Unpinned),
+			f(r.RSSFixedMeanMB, 1), f(r.RSSFixedPeakMB, 1), optional(r.PSSFixedMeanMB, 1)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write csv row %s: %w", r.Target, err)
 		}

@@ -2,8 +2,10 @@ package sample
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +19,10 @@ const (
 func TestMain(m *testing.M) {
 	if os.Getenv("SAMPLE_TEST_BURN") == "1" {
 		burn()
+		return
+	}
+	if f := os.Getenv("SAMPLE_TEST_SHARE"); f != "" {
+		share(f, os.Getenv("SAMPLE_TEST_SHARE_FORK") == "1")
 		return
 	}
 	os.Exit(m.Run())
@@ -109,6 +115,142 @@ func TestTreeFindsChildren(t *testing.T) {
 			t.Fatalf("tree of %d = %v, want the shell and its sleep", sh, pids)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const sharedMB = 64
+
+// share maps the sharedMB file at path, shared, reads every page of it so
+// that all are resident in this process, and, as the parent, starts one
+// child doing the same: two processes holding the same sharedMB of pages,
+// as forked workers hold their common code and data. Both wait to be killed.
+func share(path string, parent bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	mem, err := syscall.Mmap(int(f.Fd()), 0, sharedMB<<20, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sum := 0
+	for i := 0; i < len(mem); i += os.Getpagesize() {
+		sum += int(mem[i])
+	}
+	if parent {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SAMPLE_TEST_SHARE_FORK=0")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	for {
+		time.Sleep(time.Hour)
+		sum += int(mem[sum%len(mem)])
+	}
+}
+
+// The PSS of a process tree counts the pages its processes share once;
+// their RSS counts them once per process.
+func TestProcessesReadPSSOfTheTree(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared")
+	if err := os.WriteFile(path, make([]byte, sharedMB<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PSS(int32(os.Getpid())); err != nil {
+		t.Skipf("this kernel gives no PSS: %v", err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SAMPLE_TEST_SHARE="+path, "SAMPLE_TEST_SHARE_FORK=1")
+	cmd.Stderr = os.Stderr
+	root := startGroup(t, cmd)
+
+	// Wait until both processes hold the whole file, rather than sleeping a guess.
+	src := NewProcesses(Tree(root))
+	var r Reading
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids, _ := Tree(root)()
+		var err error
+		r, err = src.Read(context.Background())
+		if err == nil && len(pids) == 2 && r.RSSBytes > 2*sharedMB<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the tree of %d (%v) never held the shared file twice (RSS %d bytes)", root, pids, r.RSSBytes)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A new source reads PSS at its first reading, then not again within
+	// PSSEvery.
+	src = NewProcesses(Tree(root))
+	r, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := src.Read(context.Background()); again.PSSBytes != 0 {
+		t.Errorf("PSS read again %v after the first reading, want every %v", again.At.Sub(r.At), PSSEvery)
+	}
+	if r, _ := NewProcesses(Tree(root)).WithoutPSS().Read(context.Background()); r.PSSBytes != 0 {
+		t.Errorf("PSS %d bytes read by a source without PSS", r.PSSBytes)
+	}
+	rss, pss := float64(r.RSSBytes)/(1<<20), float64(r.PSSBytes)/(1<<20)
+	t.Logf("two processes sharing %d MB: RSS sum %.1f MB, PSS sum %.1f MB", sharedMB, rss, pss)
+	if pss <= 0 || pss > rss {
+		t.Fatalf("PSS sum %.1f MB, want in (0, RSS sum %.1f MB]", pss, rss)
+	}
+	// The file's pages are counted twice in the RSS and once in the PSS;
+	// a quarter of the file is left for the pages the two share with other
+	// processes (the test binary's code, libc).
+	if rss-pss < 0.75*sharedMB {
+		t.Fatalf("RSS sum %.1f MB - PSS sum %.1f MB = %.1f MB, want the shared %d MB counted once (a difference of at least %.0f MB)",
+			rss, pss, rss-pss, sharedMB, 0.75*sharedMB)
+	}
+}
+
+func TestRollupField(t *testing.T) {
+	rollup := "55e2e68b4000-7fffb8090000 ---p 00000000 00:00 0    [rollup]\nRss:     1744 kB\nPss:      459 kB\nPss_Anon:   112 kB\n"
+	for _, c := range []struct {
+		in, name string
+		want     uint64
+		err      bool
+	}{
+		{rollup, "Pss:", 459, false},
+		{rollup, "Rss:", 1744, false},
+		{"Rss: 1744 kB\nPss_Anon: 112 kB\n", "Pss:", 0, true},
+		{"Pss:\n", "Pss:", 0, true},
+	} {
+		got, err := rollupField([]byte(c.in), c.name)
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("rollupField(%q, %s) = %d, %v; want %d, error %v", c.in, c.name, got, err, c.want, c.err)
+		}
+	}
+}
+
+// A reading without a PSS (a process that could not be read) is left out
+// of the PSS mean rather than counted as zero.
+func TestBetweenAveragesPSSOverTheReadingsThatHaveIt(t *testing.T) {
+	t0 := time.Now()
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Millisecond) }
+	s := &Sampler{interval: time.Millisecond, readings: []Reading{
+		{At: at(1), RSSBytes: 100 << 20, PSSBytes: 60 << 20},
+		{At: at(2), RSSBytes: 100 << 20},
+		{At: at(3), RSSBytes: 120 << 20, PSSBytes: 80 << 20},
+	}}
+	st := s.Between(at(0), at(4))
+	if st.PSSMeanMB != 70 {
+		t.Errorf("PSS mean %.2f MB, want 70 (the mean of 60 and 80)", st.PSSMeanMB)
+	}
+	if st.RSSMeanMB < 106.6 || st.RSSMeanMB > 106.7 || st.RSSPeakMB != 120 {
+		t.Errorf("RSS mean %.2f peak %.2f MB, want 106.67 and 120", st.RSSMeanMB, st.RSSPeakMB)
+	}
+	s.readings[0].PSSBytes, s.readings[2].PSSBytes = 0, 0
+	if st := s.Between(at(0), at(4)); st.PSSMeanMB != 0 {
+		t.Errorf("PSS mean %.2f MB with no PSS read, want 0 (not measured)", st.PSSMeanMB)
 	}
 }
 

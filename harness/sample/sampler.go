@@ -17,6 +17,11 @@ type Reading struct {
 	CPUSeconds float64
 	Interval   time.Duration
 	RSSBytes   uint64
+	// PSSBytes is the proportional set size summed over the same processes
+	// (see PSS); 0 when it was not read at this reading (see PSSEvery) or
+	// could not be read for every one of the processes, as a partial sum
+	// would read low.
+	PSSBytes uint64
 }
 
 // Source produces readings; local process trees and containers differ in how.
@@ -39,6 +44,9 @@ type Stats struct {
 	CPUMax    float64 `json:"cpu_max_pct_of_one_cpu"`
 	RSSMeanMB float64 `json:"rss_mean_mb"`
 	RSSPeakMB float64 `json:"rss_peak_mb"`
+	// PSSMeanMB is the mean over the readings that have a PSS; 0 (and
+	// absent from JSON) when none has.
+	PSSMeanMB float64 `json:"pss_mean_mb,omitempty"`
 }
 
 // Sampler reads a Source at a fixed interval in the background and keeps the
@@ -131,8 +139,9 @@ func (s *Sampler) Between(from, to time.Time) Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var st Stats
-	var rssSum, cpuSum float64
+	var rssSum, pssSum, cpuSum float64
 	var wall time.Duration
+	pssN := 0
 	for _, r := range s.readings {
 		if !r.At.After(from) || r.At.After(to) {
 			continue
@@ -148,12 +157,19 @@ func (s *Sampler) Between(from, to time.Time) Stats {
 		mb := float64(r.RSSBytes) / (1 << 20)
 		rssSum += mb
 		st.RSSPeakMB = max(st.RSSPeakMB, mb)
+		if r.PSSBytes > 0 {
+			pssSum += float64(r.PSSBytes) / (1 << 20)
+			pssN++
+		}
 	}
 	if wall > 0 {
 		st.CPUMean = 100 * cpuSum / wall.Seconds()
 	}
 	if st.Samples > 0 {
 		st.RSSMeanMB = rssSum / float64(st.Samples)
+	}
+	if pssN > 0 {
+		st.PSSMeanMB = pssSum / float64(pssN)
 	}
 	return st
 }
