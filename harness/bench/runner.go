@@ -254,7 +254,10 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 	}
 	tsamp := sample.Start(ctx, inst.Usage(), every)
 	defer tsamp.Stop()
-	obsv, err := StartObserver(ctx, load.NewMix(inst.URL(), o.Scenario), o.Profile.Loader, tsamp, plan.Budget, every)
+	lp := o.Profile.Loader.For(plan.Budget, o.Scenario)
+	t.Connections = lp.Connections
+	p.Logf("%s: the loader may open %d connections to it", m.Name, lp.Connections)
+	obsv, err := StartObserver(ctx, load.NewMix(inst.URL(), o.Scenario), lp, tsamp, plan.Budget, every)
 	if err != nil {
 		return fail("%v", err)
 	}

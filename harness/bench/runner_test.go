@@ -96,12 +96,23 @@ func TestRunMeasuresSkipsAndSurvivesCrashes(t *testing.T) {
 	writeTarget(t, root, "broken", "", map[string]string{"BREAK": "json"})
 	writeTarget(t, root, "notool", "toolchain:\n  - bin: no-such-compiler-xyz\n    hint: apt-get install -y xyz-compiler\n", nil)
 
-	run, dir := runBench(t, context.Background(), root, tinyProfile())
+	prof := tinyProfile()
+	prof.Loader.ConnectionsPerVCPU = 60
+	run, dir := runBench(t, context.Background(), root, prof)
 	got := byName(run)
 
 	good := got["good"]
 	if good.Status != results.StatusOK || good.Peak == nil || good.Peak.Peak <= 0 || good.Fixed == nil {
 		t.Fatalf("good: %+v", good)
+	}
+	// Its connections are capped by its budget, and no step exceeds the cap.
+	if want := prof.Loader.For(good.VCPUs, nil).Connections; good.Connections != want || want >= prof.Loader.Connections {
+		t.Errorf("good: the loader could open %d connections, want %d (60 per vCPU of %.3g)", good.Connections, want, good.VCPUs)
+	}
+	for _, s := range good.Peak.Steps {
+		if s.Step.Connections > good.Connections {
+			t.Errorf("step at %.0f req/s opened %d connections, over the cap of %d", s.Rate, s.Step.Connections, good.Connections)
+		}
 	}
 	crashy := got["crashy"]
 	if crashy.Status != results.StatusFailed || !strings.Contains(crashy.Reason, "target exited") ||

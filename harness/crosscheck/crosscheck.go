@@ -128,7 +128,7 @@ func Run(ctx context.Context, o Options) (*Report, string, error) {
 			return rep, dir, err
 		}
 		if ctx.Err() == nil {
-			rec.Oha = runOha(ctx, o, oha, plan, m, filepath.Join(dir, "logs", m.Name+"-oha.log"), matchConnections(rec.Harness, o.Profile.Loader))
+			rec.Oha = runOha(ctx, o, oha, plan, m, filepath.Join(dir, "logs", m.Name+"-oha.log"), matchConnections(rec.Harness, o.Profile.Loader.For(plan.Budget, o.Scenario)))
 		}
 		rep.Targets = append(rep.Targets, rec)
 		rep.Rows = append(rep.Rows, Compare(m.Name, harnessSide(rec.Harness), ohaSide(rec.Oha)))

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"time"
 )
@@ -63,10 +64,14 @@ type Search struct {
 // Loader caps vegeta's concurrency: unlimited workers collapse a loader core
 // (measured here: 1.6K of 10K req/s achieved), capped ones hold the pace.
 type Loader struct {
-	Workers     int      `yaml:"workers" json:"workers"`
-	MaxWorkers  int      `yaml:"max_workers" json:"max_workers"`
-	Connections int      `yaml:"connections" json:"connections"`
-	Timeout     Duration `yaml:"timeout" json:"timeout"`
+	Workers     int `yaml:"workers" json:"workers"`
+	MaxWorkers  int `yaml:"max_workers" json:"max_workers"`
+	Connections int `yaml:"connections" json:"connections"`
+	// ConnectionsPerVCPU caps a target's connections by its budget, under
+	// Connections: a third of a CPU is not served 512 connections because
+	// an 8-vCPU instance is. 0 leaves Connections as the only cap.
+	ConnectionsPerVCPU float64  `yaml:"connections_per_vcpu" json:"connections_per_vcpu"`
+	Timeout            Duration `yaml:"timeout" json:"timeout"`
 	// SpinBelow is the rate (req/s) at or below which the loader
 	// busy-waits rather than sleeps, so that an idle CPU's wake-up delay is
 	// not counted as the target's latency (load.SpinPolicy); 0 never spins.
@@ -74,6 +79,23 @@ type Loader struct {
 	// CapacityAddedP95 defines the loader's calibrated capacity: the
 	// highest rate at which it adds at most this much latency at p95.
 	CapacityAddedP95 Duration `yaml:"capacity_added_p95" json:"capacity_added_p95"`
+}
+
+// minConnections is the fewest connections a per-vCPU cap leaves a target.
+const minConnections = 16
+
+// For is the loader as it serves a target of budget vCPUs in scenario s:
+// the scenario's own connection count when it asks for one, else at most
+// ConnectionsPerVCPU per vCPU (at least minConnections), never more than
+// Connections.
+func (l Loader) For(budget float64, s *Scenario) Loader {
+	switch {
+	case s != nil && s.Connections > 0:
+		l.Connections = s.Connections
+	case l.ConnectionsPerVCPU > 0:
+		l.Connections = min(l.Connections, max(minConnections, int(math.Ceil(l.ConnectionsPerVCPU*budget))))
+	}
+	return l
 }
 
 // LoadProfile reads scenarios/profiles/<name>.yaml below dir.
@@ -150,6 +172,8 @@ func (p *Profile) validate(path string) error {
 		return fe("loader.workers", "need 1 <= workers <= max_workers")
 	case p.Loader.Connections < 1:
 		return fe("loader.connections", "must be positive")
+	case p.Loader.ConnectionsPerVCPU < 0:
+		return fe("loader.connections_per_vcpu", "must not be negative")
 	case p.Loader.SpinBelow < 0:
 		return fe("loader.spin_below_rps", "must not be negative (0 never spins)")
 	case p.Search.LoaderLatencyGuard < 0 || p.Search.LoaderLatencyGuard >= 1:

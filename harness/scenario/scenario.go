@@ -25,6 +25,10 @@ type Scenario struct {
 	Name        string    `yaml:"name" json:"name"`
 	Description string    `yaml:"description" json:"description"`
 	Requests    []Request `yaml:"requests" json:"requests"`
+	// Connections, when set, is how many connections the loader may open
+	// to a target, whatever its budget (the profile's per-vCPU cap does not
+	// apply): for a scenario that is about connections.
+	Connections int `yaml:"connections,omitempty" json:"connections,omitempty"`
 }
 
 // LoadScenario reads scenarios/<name>.yaml below dir.
@@ -46,6 +50,9 @@ func (s *Scenario) validate(path string) error {
 	}
 	if len(s.Requests) == 0 {
 		return &FieldError{path, "requests", "must list at least one request"}
+	}
+	if s.Connections < 0 {
+		return &FieldError{path, "connections", fmt.Sprintf("must not be negative, got %d", s.Connections)}
 	}
 	for i, r := range s.Requests {
 		f := func(name string) string { return fmt.Sprintf("requests[%d].%s", i, name) }

@@ -39,6 +39,7 @@ func TestBadProfileNamesFileAndField(t *testing.T) {
 		{"growth", base + "search:\n  growth: 1\n", "field search.growth"},
 		{"idle_cpu", base + "idle_cpu: 1.5\n", "field idle_cpu"},
 		{"settle_timeout", base + "settle_timeout: -1s\n", "field settle_timeout"},
+		{"connections_per_vcpu", base + "loader:\n  connections_per_vcpu: -1\n", "field loader.connections_per_vcpu"},
 		{"workers", base + "loader:\n  workers: 0\n", "field loader.workers"},
 		{"no scenario", "name: p\nstep: 3s\nfixed_duration: 5s\n", "field scenario"},
 	}
@@ -83,5 +84,32 @@ func TestParseBudget(t *testing.T) {
 		if _, err := ParseBudget(in); err == nil {
 			t.Errorf("ParseBudget(%q) accepted", in)
 		}
+	}
+}
+
+// A target's connections follow its budget under the profile's cap; a
+// scenario that names a count gets it.
+func TestLoaderConnectionsForABudget(t *testing.T) {
+	lp := Loader{Connections: 512, ConnectionsPerVCPU: 512}
+	cases := []struct {
+		name   string
+		lp     Loader
+		budget float64
+		scen   *Scenario
+		want   int
+	}{
+		{"a third of a CPU", lp, 1.0 / 3, &Scenario{}, 171},
+		{"a whole CPU: the profile's cap", lp, 1, &Scenario{}, 512},
+		{"eight CPUs: still the profile's cap", lp, 8, nil, 512},
+		{"a sliver: the floor", lp, 0.01, nil, minConnections},
+		{"no per-vCPU cap", Loader{Connections: 512}, 1.0 / 3, nil, 512},
+		{"the scenario asks for more", lp, 1.0 / 3, &Scenario{Connections: 2000}, 2000},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.lp.For(c.budget, c.scen).Connections; got != c.want {
+				t.Fatalf("connections %d, want %d", got, c.want)
+			}
+		})
 	}
 }
