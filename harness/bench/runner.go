@@ -229,6 +229,14 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 		}
 		return fail("prepare: %v", err)
 	}
+	// The release is the local build's; a container runtime builds an image
+	// (image_size_mb) instead.
+	if len(m.Release) > 0 && o.Runtime.Name() == "local" {
+		var err error
+		if t.ReleaseMB, err = runtime.ReleaseSizeMB(m); err != nil {
+			p.Logf("%s: %v", m.Name, err)
+		}
+	}
 	inst, ctx, stop, err := StartTarget(ctx, o.Runtime, o.Profile, plan, m, logPath, o.RunID+"-"+m.Name)
 	if err != nil {
 		return fail("%v", err)

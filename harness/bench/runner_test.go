@@ -91,7 +91,7 @@ func pidFrom(t *testing.T, path string) int {
 func TestRunMeasuresSkipsAndSurvivesCrashes(t *testing.T) {
 	root := t.TempDir()
 	pids := t.TempDir()
-	writeTarget(t, root, "good", "", map[string]string{"PIDFILE": filepath.Join(pids, "good")})
+	writeTarget(t, root, "good", "release: [target.yaml]\n", map[string]string{"PIDFILE": filepath.Join(pids, "good")})
 	writeTarget(t, root, "crashy", "", map[string]string{"PIDFILE": filepath.Join(pids, "crashy"), "DIE_AFTER": "400"})
 	writeTarget(t, root, "broken", "", map[string]string{"BREAK": "json"})
 	writeTarget(t, root, "notool", "toolchain:\n  - bin: no-such-compiler-xyz\n    hint: apt-get install -y xyz-compiler\n", nil)
@@ -104,6 +104,10 @@ func TestRunMeasuresSkipsAndSurvivesCrashes(t *testing.T) {
 	good := got["good"]
 	if good.Status != results.StatusOK || good.Peak == nil || good.Peak.Peak <= 0 || good.Fixed == nil {
 		t.Fatalf("good: %+v", good)
+	}
+	// Its release is what its target.yaml lists (here the file itself).
+	if fi, err := os.Stat(filepath.Join(root, "good", "target.yaml")); err != nil || good.ReleaseMB != float64(fi.Size())/(1<<20) {
+		t.Errorf("good: release %.6f MB, want its target.yaml's size (%v)", good.ReleaseMB, err)
 	}
 	// Its connections are capped by its budget, and no step exceeds the cap.
 	if want := prof.Loader.For(good.VCPUs, nil).Connections; good.Connections != want || want >= prof.Loader.Connections {

@@ -96,14 +96,15 @@ type Claim struct {
 // which changes with the budget in ways no division undoes (worker counts,
 // memory, scaling), unlike a latency or CPU % at a load per vCPU.
 func perInstance(fig string) bool {
-	return fig == results.FigPeakRPS || strings.HasSuffix(fig, "_mb")
+	return fig == results.FigPeakRPS || strings.HasSuffix(fig, "_mb") && fig != results.FigReleaseMB
 }
 
 // claimFigures are the figures a claim may be about. Memory is the fixed
 // run's alone: rss_peak_mb spans the warm-up and the overload steps of the
 // peak search, a load no published memory figure was measured at.
 var claimFigures = []string{results.FigPeakRPS, results.FigP50, results.FigP95, results.FigP99, results.FigCPUPct,
-	results.FigRSSMeanMB, results.FigRSSFixedMeanMB, results.FigRSSFixedPeakMB, results.FigPSSFixedMeanMB}
+	results.FigRSSMeanMB, results.FigRSSFixedMeanMB, results.FigRSSFixedPeakMB, results.FigPSSFixedMeanMB,
+	results.FigReleaseMB}
 
 // LoadClaims reads and checks a claims file.
 func LoadClaims(path string) (*Claims, error) {

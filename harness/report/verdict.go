@@ -222,6 +222,8 @@ func figureLabel(fig string) (label, unit string) {
 		return "PSS mean at the fixed rate", " MB"
 	case results.FigRSSPeakMB:
 		return "RSS peak under load", " MB"
+	case results.FigReleaseMB:
+		return "release size", " MB"
 	}
 	return fig, ""
 }

@@ -437,3 +437,31 @@ func TestSourceCite(t *testing.T) {
 		}
 	}
 }
+
+// Bundle sizes are judged on the release a target's build lists, at any
+// budget (a build does not depend on one), and not at all when it lists
+// none.
+func TestReleaseSizeClaims(t *testing.T) {
+	c, err := LoadClaims(filepath.Join("..", "..", "scenarios", "claims", "article.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := 1.0 / 3
+	withRelease := func(name string, mb float64) results.Target {
+		t := tgt(name, third, "target", peaks(1000))
+		t.ReleaseMB = mb
+		return t
+	}
+	got := map[string]Verdict{}
+	for _, v := range Judge(runOf(third, withRelease("chi", 9.5), withRelease("erlang", 18), withRelease("phoenix", 0)), c) {
+		got[v.Claim.ID] = v
+	}
+	for id, want := range map[string]string{"go-binary-size": Holds, "erlang-release-size": DoesNotHold, "elixir-release-size": NotMeasured} {
+		if v := got[id]; v.Verdict != want {
+			t.Errorf("%s: %q, want %q (measured %s; rule %s)", id, v.Text(), want, v.Measured, v.Rule)
+		}
+	}
+	if _, err := ParseClaims(strings.NewReader(claimsHead + "  - {id: c, source: a, says: s, figure: release_mb, target: chi, within: [5, 20], vcpus: 8}\n")); err == nil {
+		t.Error("a release size claim with a budget was accepted; a build has none")
+	}
+}

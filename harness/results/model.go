@@ -91,6 +91,9 @@ type Target struct {
 	// ImageSizeMB is the size of the image the container runtime ran (MiB,
 	// as `docker images` counts it); 0 for the local runtime.
 	ImageSizeMB float64 `json:"image_size_mb,omitempty"`
+	// ReleaseMB is the size of what a deployment of the target ships, as
+	// its target.yaml's release lists it (MiB); 0 when it lists nothing.
+	ReleaseMB float64 `json:"release_mb,omitempty"`
 	// Connections is the most connections the loader could open to the
 	// target (the profile's cap for its budget, or the scenario's).
 	Connections int `json:"loader_connections,omitempty"`

@@ -32,6 +32,9 @@ const (
 	FigRSSFixedMeanMB = "rss_fixed_mean_mb"
 	FigRSSFixedPeakMB = "rss_fixed_peak_mb"
 	FigPSSFixedMeanMB = "pss_fixed_mean_mb"
+	// FigReleaseMB is the size of the target's release: a property of its
+	// build, not of a repetition.
+	FigReleaseMB = "release_mb"
 )
 
 // SpreadFigures are the figures whose spread over repetitions is reported
@@ -95,6 +98,12 @@ func (t Target) Repetitions() []Repeat {
 
 // Values returns a figure's value in every repetition that measured it.
 func (t Target) Values(name string) []float64 {
+	if name == FigReleaseMB {
+		if t.ReleaseMB > 0 {
+			return []float64{t.ReleaseMB}
+		}
+		return nil
+	}
 	var out []float64
 	for _, r := range t.Repetitions() {
 		if v, ok := figureOf(r, name); ok {

@@ -36,6 +36,8 @@ type Row struct {
 	// memory during the fixed-rate run alone, the article's condition;
 	// PSSFixedMeanMB is -1 when PSS could not be read.
 	RSSFixedMeanMB, RSSFixedPeakMB, PSSFixedMeanMB float64
+	// ReleaseMB is the size of the target's release (0: none listed).
+	ReleaseMB float64
 	// Repeats is how many repetitions the figures are the median of.
 	Repeats int
 	// Unpinned: the budget was not enforced (Target.Unpinned).
@@ -54,7 +56,8 @@ func (r Row) PeakPerVCPU() float64 {
 // SummaryRow derives a target's summary from its record.
 func SummaryRow(t Target) Row {
 	r := Row{Target: t.Name, Status: t.Status, Runtime: t.Runtime, VCPUs: t.VCPUs, RSSPeakMB: t.RSSPeakMB, Reason: t.Reason,
-		Unpinned: t.Unpinned, PSSFixedMeanMB: -1}
+		Unpinned: t.Unpinned, PSSFixedMeanMB: -1,
+		ReleaseMB: t.ReleaseMB}
 	if t.Peak != nil {
 		r.PeakRPS, r.PeakBound = t.Peak.Peak, t.Peak.Bound
 	} else if t.Status != StatusSkipped {
@@ -99,7 +102,7 @@ var CSVHeader = []string{"target", "status", "vcpus", "peak_rps", "peak_bound", 
 	"success", "cpu_pct", "rss_mean_mb", "rss_peak_mb",
 	"runtime", "peak_rps_per_vcpu", "vegeta_p95_ms", "co_diverges", "loader_cpu_pct", "reason",
 	"loader_added_p95_ms", "loader_capacity_rps", "unpinned",
-	"rss_fixed_mean_mb", "rss_fixed_peak_mb", "pss_fixed_mean_mb"}
+	"rss_fixed_mean_mb", "rss_fixed_peak_mb", "pss_fixed_mean_mb", "release_mb"}
 
 // WriteCSV writes summary.csv.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -114,7 +117,7 @@ func WriteCSV(w io.Writer, run *Run) error {
 			f(r.P50, 3), f(r.P95, 3), f(r.P99, 3), f(r.Success, 5), f(r.CPUPct, 1), f(r.RSSMeanMB, 1), f(r.RSSPeakMB, 1),
 			r.Runtime, f(r.PeakPerVCPU(), 0), f(r.VegetaP95, 3), strconv.FormatBool(r.CODiverges), f(r.LoaderCPU, 1), r.Reason,
 			optional(r.LoaderAddedP95, 3), optional(run.Manifest.LoaderCapacity(), 0), strconv.FormatBool(r.Unpinned),
-			f(r.RSSFixedMeanMB, 1), f(r.RSSFixedPeakMB, 1), optional(r.PSSFixedMeanMB, 1)}
+			f(r.RSSFixedMeanMB, 1), f(r.RSSFixedPeakMB, 1), optional(r.PSSFixedMeanMB, 1), optional(r.ReleaseMB, 1)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write csv row %s: %w", r.Target, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,15 +128,48 @@ func build(ctx context.Context, m *targets.Manifest, log io.Writer) (bool, error
 	return true, os.WriteFile(stamp, []byte(sum), 0o644)
 }
 
+// ReleaseSizeMB is the total size (MiB, apparent bytes of regular files,
+// symlinks not followed) of what the manifest's release lists, once built;
+// 0 when it lists nothing.
+func ReleaseSizeMB(m *targets.Manifest) (float64, error) {
+	env := buildEnv(m)
+	var total int64
+	for _, r := range m.Release {
+		p := expandPath(m, env, r)
+		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				info, err := d.Info()
+				if err != nil {
+					return err
+				}
+				total += info.Size()
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("size of %s's release (%s): %w", m.Name, r, err)
+		}
+	}
+	return float64(total) / (1 << 20), nil
+}
+
+// expandPath expands a manifest path ($OUT etc.), relative to the target's folder.
+func expandPath(m *targets.Manifest, env map[string]string, path string) string {
+	p := os.Expand(path, func(k string) string { return env[k] })
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(m.Dir, p)
+	}
+	return p
+}
+
 // outputsExist checks the manifest's outputs ($OUT etc. expanded, relative
 // to the target folder).
 func outputsExist(m *targets.Manifest, env map[string]string) bool {
 	for _, o := range m.Outputs {
-		p := os.Expand(o, func(k string) string { return env[k] })
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(m.Dir, p)
-		}
-		if _, err := os.Stat(p); err != nil {
+		if _, err := os.Stat(expandPath(m, env, o)); err != nil {
 			return false
 		}
 	}

@@ -105,3 +105,36 @@ func TestPhoenixDependencyEditChangesTheStamp(t *testing.T) {
 		t.Fatal("editing deps/plug left the build stamp unchanged")
 	}
 }
+
+// A target's release size is the apparent size of the files its release
+// lists, $OUT expanded, folders walked, symlinks not followed.
+func TestReleaseSize(t *testing.T) {
+	t.Setenv("BENCH_CACHE", t.TempDir())
+	dir := t.TempDir()
+	m := &targets.Manifest{Name: "rel", Dir: dir, Release: []string{"$OUT/rel", "static/app.js"}}
+	out := filepath.Join(CacheDir(), "rel")
+	files := map[string]int{"rel/bin/app": 3 << 20, "rel/lib/a/x.beam": 1 << 20, "build-junk": 8 << 20}
+	for name, size := range files {
+		p := filepath.Join(out, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(dir, "static"), 0o755)
+	os.WriteFile(filepath.Join(dir, "static", "app.js"), make([]byte, 1<<19), 0o644)
+	// A link to the junk must not pull it in.
+	os.Symlink(filepath.Join(out, "build-junk"), filepath.Join(out, "rel", "junk-link"))
+
+	got, err := ReleaseSizeMB(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 4.5 {
+		t.Fatalf("release size %.3f MB, want 4.5 (3 + 1 + 0.5, not the 8 MB outside it)", got)
+	}
+	m.Release = append(m.Release, "$OUT/missing")
+	if _, err := ReleaseSizeMB(m); err == nil || !strings.Contains(err.Error(), "$OUT/missing") {
+		t.Fatalf("a missing release path: %v, want an error naming it", err)
+	}
+}
