@@ -46,11 +46,11 @@ type Manifest struct {
 	Sources   []string      `yaml:"sources" json:"sources"`
 	// Outputs must all exist for a cached build to count: a clean clone
 	// keeps the stamp in the cache but loses in-tree outputs (node_modules).
-	Outputs      []string          `yaml:"outputs" json:"outputs,omitempty"`
+	Outputs []string `yaml:"outputs" json:"outputs,omitempty"`
 	// Release lists what a deployment of the target ships (files or
 	// folders, $OUT expanded): its release size is their total. Empty for
 	// a target whose deployable is its sources plus an installed runtime.
-	Release []string `yaml:"release" json:"release,omitempty"`
+	Release      []string          `yaml:"release" json:"release,omitempty"`
 	Build        string            `yaml:"build" json:"build"`
 	Run          []string          `yaml:"run" json:"run"`
 	Env          map[string]string `yaml:"env" json:"env,omitempty"`
