@@ -2,7 +2,7 @@
 # Build the offline base image, bench-base:bookworm, from Debian packages
 # alone: debootstrap a minimal bookworm root and `docker import` it. This is
 # the FROM of the images the container runtime generates when no registry
-# can be reached (see harness/runtime/docker_offline.go); the host is Debian
+# can be reached (see harness/runtimes/docker_offline.go); the host is Debian
 # bookworm too, so natively built artifacts find the same libraries.
 #
 #   scripts/docker-base.sh            build it unless it exists

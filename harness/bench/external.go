@@ -17,7 +17,7 @@ import (
 
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/results"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/targets"
 )
@@ -146,12 +146,12 @@ func newExternalRuntime(ctx context.Context, ext External) (*externalRuntime, er
 		r.sampling = fmt.Sprintf("process tree of pid %d", ext.PID)
 		r.exited = watchPID(wctx, ext.PID)
 	case ext.Container != "":
-		cli, err := runtime.NewClient(ctx)
+		cli, err := runtimes.NewClient(ctx)
 		if err != nil {
 			cancel()
 			return nil, err
 		}
-		info, err := runtime.InspectContainer(wctx, cli, ext.Container)
+		info, err := runtimes.InspectContainer(wctx, cli, ext.Container)
 		if err != nil {
 			cancel()
 			return nil, err
@@ -171,7 +171,7 @@ func (r *externalRuntime) Name() string { return "external" }
 
 func (r *externalRuntime) Prepare(context.Context, *targets.Manifest, string) error { return nil }
 
-func (r *externalRuntime) Start(ctx context.Context, m *targets.Manifest, spec runtime.Spec) (runtime.Instance, error) {
+func (r *externalRuntime) Start(ctx context.Context, m *targets.Manifest, spec runtimes.Spec) (runtimes.Instance, error) {
 	timeout := r.ext.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second

@@ -13,7 +13,7 @@ import (
 
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/results"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/targets"
 )
 
@@ -73,7 +73,7 @@ func TestMeasureExternalPID(t *testing.T) {
 func TestMeasureExternalContainer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cli, err := runtime.NewClient(ctx)
+	cli, err := runtimes.NewClient(ctx)
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI must have a Docker engine (.ci/run starts one): %v", err)
@@ -103,7 +103,7 @@ func TestMeasureExternalContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &runtime.Docker{InstallMissing: true, Images: runtime.ImagesOffline}
+	d := &runtimes.Docker{InstallMissing: true, Images: runtimes.ImagesOffline}
 	t.Cleanup(func() {
 		for _, tag := range []string{"bench-boxed:offline", "bench-boxed:latest"} {
 			_, _ = cli.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
@@ -118,13 +118,13 @@ func TestMeasureExternalContainer(t *testing.T) {
 		t.Skip(err)
 	}
 	runID := fmt.Sprintf("test-ext-%d", time.Now().UnixNano())
-	inst, err := d.Start(ctx, m, runtime.Spec{Plan: plan, QuotaPeriod: 10 * time.Millisecond, LogPath: logPath, Name: runID + "-boxed"})
+	inst, err := d.Start(ctx, m, runtimes.Spec{Plan: plan, QuotaPeriod: 10 * time.Millisecond, LogPath: logPath, Name: runID + "-boxed"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
 		_ = inst.Stop(context.Background())
-		if ids, _ := runtime.ListRun(context.Background(), cli, runID); len(ids) > 0 {
+		if ids, _ := runtimes.ListRun(context.Background(), cli, runID); len(ids) > 0 {
 			t.Errorf("container left: %v", ids)
 		}
 	}()

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
 	"github.com/benchharness/harness/harness/targets"
@@ -23,11 +23,11 @@ const spikeBytes = 1 << 30
 // while spiking is set: a start-up spike like Phoenix's, which builds its
 // 10,000-user store during the warm-up.
 type spikeRuntime struct {
-	*runtime.Local
+	*runtimes.Local
 	spiking *atomic.Bool
 }
 
-func (r spikeRuntime) Start(ctx context.Context, m *targets.Manifest, spec runtime.Spec) (runtime.Instance, error) {
+func (r spikeRuntime) Start(ctx context.Context, m *targets.Manifest, spec runtimes.Spec) (runtimes.Instance, error) {
 	inst, err := r.Local.Start(ctx, m, spec)
 	if err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func (r spikeRuntime) Start(ctx context.Context, m *targets.Manifest, spec runti
 }
 
 type spikeInstance struct {
-	runtime.Instance
+	runtimes.Instance
 	src spikeSource
 }
 
@@ -101,7 +101,7 @@ func TestFixedRunMemoryLeavesTheWarmupOut(t *testing.T) {
 		}
 	})
 	run, dir, err := Run(context.Background(), Options{Targets: all, Profile: p, Scenario: apiScenario(t),
-		Runtime: spikeRuntime{Local: &runtime.Local{}, spiking: &spiking}, ResultsDir: t.TempDir(),
+		Runtime: spikeRuntime{Local: &runtimes.Local{}, spiking: &spiking}, ResultsDir: t.TempDir(),
 		RunID: "test-" + strconv.Itoa(os.Getpid()), Progress: NewPlainProgress(watch), SampleEvery: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

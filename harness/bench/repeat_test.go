@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/benchharness/harness/harness/results"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/targets"
 )
 
@@ -25,7 +25,7 @@ func TestRepeatKeepsEveryRepetition(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	run, dir, err := Run(context.Background(), Options{Targets: all, Profile: tinyProfile(), Scenario: apiScenario(t), Runtime: &runtime.Local{},
+	run, dir, err := Run(context.Background(), Options{Targets: all, Profile: tinyProfile(), Scenario: apiScenario(t), Runtime: &runtimes.Local{},
 		ResultsDir: t.TempDir(), RunID: "repeat-" + strconv.Itoa(os.Getpid()), Progress: NewPlainProgress(&log), Repeat: 2})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -18,7 +18,7 @@ import (
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/results"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
 	"github.com/benchharness/harness/harness/targets"
@@ -31,7 +31,7 @@ type Options struct {
 	Profile   *scenario.Profile
 	Scenario  *scenario.Scenario
 	Reference *scenario.Reference
-	Runtime   runtime.Runtime
+	Runtime   runtimes.Runtime
 	// ResultsDir is the parent of run directories (results/).
 	ResultsDir string
 	RunID      string
@@ -129,9 +129,9 @@ var errTargetExited = errors.New("target exited")
 // that is cancelled, with cause errTargetExited, as soon as the target
 // dies, so that a step stops at once instead of timing out. stop ends the
 // target and logs a failure to.
-func StartTarget(ctx context.Context, rt runtime.Runtime, prof *scenario.Profile, plan cpuset.Plan, m *targets.Manifest,
-	logPath, name string) (inst runtime.Instance, watched context.Context, stop func(logf func(string, ...any)), err error) {
-	inst, err = rt.Start(ctx, m, runtime.Spec{Plan: plan, QuotaPeriod: prof.QuotaPeriod.D(),
+func StartTarget(ctx context.Context, rt runtimes.Runtime, prof *scenario.Profile, plan cpuset.Plan, m *targets.Manifest,
+	logPath, name string) (inst runtimes.Instance, watched context.Context, stop func(logf func(string, ...any)), err error) {
+	inst, err = rt.Start(ctx, m, runtimes.Spec{Plan: plan, QuotaPeriod: prof.QuotaPeriod.D(),
 		MemoryBytes: int64(prof.MemoryLimitMB) << 20, LogPath: logPath, Name: name})
 	if err != nil {
 		return nil, ctx, nil, err
@@ -160,7 +160,7 @@ func PinLoader(plan cpuset.Plan) error {
 	if err := cpuset.PinSelf(plan.LoaderCPUs); err != nil {
 		return fmt.Errorf("pin loader: %w", err)
 	}
-	goruntime.GOMAXPROCS(len(plan.LoaderCPUs))
+	runtime.GOMAXPROCS(len(plan.LoaderCPUs))
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(loaderGCPercent)
 	}
@@ -222,7 +222,7 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 
 	p.Logf("%s: preparing (%s)", m.Name, m.Framework)
 	if err := o.Runtime.Prepare(ctx, m, logPath); err != nil {
-		if s, ok := runtime.IsSkip(err); ok {
+		if s, ok := runtimes.IsSkip(err); ok {
 			t.Status, t.Reason, t.Hint = results.StatusSkipped, s.Missing.What, s.Missing.Hint
 			p.Logf("%s: SKIPPED: %s", m.Name, s.Missing)
 			return t
@@ -233,7 +233,7 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 	// (image_size_mb) instead.
 	if len(m.Release) > 0 && o.Runtime.Name() == "local" {
 		var err error
-		if t.ReleaseMB, err = runtime.ReleaseSizeMB(m); err != nil {
+		if t.ReleaseMB, err = runtimes.ReleaseSizeMB(m); err != nil {
 			p.Logf("%s: %v", m.Name, err)
 		}
 	}
@@ -242,8 +242,8 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 		return fail("%v", err)
 	}
 	defer stop(p.Logf)
-	t.Pinning, t.Unpinned = inst.Pinning(), runtime.Unpinned(inst)
-	t.ImageSizeMB = runtime.ImageSizeMB(inst)
+	t.Pinning, t.Unpinned = inst.Pinning(), runtimes.Unpinned(inst)
+	t.ImageSizeMB = runtimes.ImageSizeMB(inst)
 	p.Logf("%s: up at %s (%s)", m.Name, inst.URL(), t.Pinning)
 	if t.Unpinned {
 		p.Logf("%s: WARNING: its %.3g-vCPU budget is not enforced: it is measured, marked unpinned, and no claim will be judged on it", m.Name, plan.Budget)

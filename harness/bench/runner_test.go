@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/results"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/scenario"
 	"github.com/benchharness/harness/harness/targets"
 )
@@ -40,7 +40,7 @@ func runBench(t *testing.T, ctx context.Context, root string, p *scenario.Profil
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, dir, err := Run(ctx, Options{Targets: all, Profile: p, Scenario: apiScenario(t), Runtime: &runtime.Local{},
+	run, dir, err := Run(ctx, Options{Targets: all, Profile: p, Scenario: apiScenario(t), Runtime: &runtimes.Local{},
 		ResultsDir: t.TempDir(), RunID: "test-" + strconv.Itoa(os.Getpid()), Progress: testProgress(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -198,13 +198,13 @@ func TestInterruptWritesPartialResultsAndLeavesNoProcess(t *testing.T) {
 
 // unpinnedRuntime starts targets as the local runtime does, but reports
 // them as a machine without a usable cgroup would: unpinned.
-type unpinnedRuntime struct{ *runtime.Local }
+type unpinnedRuntime struct{ *runtimes.Local }
 
-type unpinnedInstance struct{ runtime.Instance }
+type unpinnedInstance struct{ runtimes.Instance }
 
 func (unpinnedInstance) Unpinned() bool { return true }
 
-func (r unpinnedRuntime) Start(ctx context.Context, m *targets.Manifest, spec runtime.Spec) (runtime.Instance, error) {
+func (r unpinnedRuntime) Start(ctx context.Context, m *targets.Manifest, spec runtimes.Spec) (runtimes.Instance, error) {
 	inst, err := r.Local.Start(ctx, m, spec)
 	if err != nil {
 		return nil, err
@@ -222,7 +222,7 @@ func TestRunRecordsAnUnpinnedTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	run, dir, err := Run(context.Background(), Options{Targets: all, Profile: tinyProfile(), Scenario: apiScenario(t),
-		Runtime: unpinnedRuntime{&runtime.Local{}}, ResultsDir: t.TempDir(), RunID: "test-unpinned-" + strconv.Itoa(os.Getpid()),
+		Runtime: unpinnedRuntime{&runtimes.Local{}}, ResultsDir: t.TempDir(), RunID: "test-unpinned-" + strconv.Itoa(os.Getpid()),
 		Progress: testProgress(t)})
 	if err != nil {
 		t.Fatal(err)

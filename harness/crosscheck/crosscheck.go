@@ -15,7 +15,7 @@ import (
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/results"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
 	"github.com/benchharness/harness/harness/targets"
@@ -32,7 +32,7 @@ type Options struct {
 	Scenario  *scenario.Scenario
 	Reference *scenario.Reference
 	// Runtime builds and starts the targets, for both sides.
-	Runtime *runtime.Local
+	Runtime *runtimes.Local
 	// ResultsDir is the parent of run directories (results/).
 	ResultsDir string
 	RunID      string

@@ -12,7 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,7 +21,7 @@ import (
 
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 )
 
 // FindOha returns the oha binary to run: explicit when given, else oha on
@@ -47,7 +47,7 @@ func FindOha(explicit string) (string, error) {
 
 // ToolsOha is where `make crosscheck` installs oha: beside the targets'
 // builds, so a clean clone reuses it.
-func ToolsOha() string { return filepath.Join(runtime.CacheDir(), "tools", "bin", "oha") }
+func ToolsOha() string { return filepath.Join(runtimes.CacheDir(), "tools", "bin", "oha") }
 
 // OhaStep is one fixed-rate oha run.
 type OhaStep struct {
@@ -118,7 +118,7 @@ func (o Oha) Run(ctx context.Context, s OhaStep) (OhaRun, error) {
 		return OhaRun{}, fmt.Errorf("oha step needs a positive rate, duration and connections, got %g req/s for %s on %d", s.Rate, s.Duration, s.Connections)
 	}
 	argv := append([]string{o.Path}, s.Args()...)
-	capacity := float64(goruntime.NumCPU())
+	capacity := float64(runtime.NumCPU())
 	if len(s.CPUs) > 0 {
 		// taskset execs oha in its place: the rusage below is oha's own.
 		argv = append([]string{"taskset", "-c", cpuset.List(s.CPUs)}, argv...)

@@ -1,4 +1,5 @@
-// Package sample measures a server's CPU and memory while it is under load.
+// Package sample measures a server's CPU and memory while it is under load,
+// from a process tree (Processes) or a cgroup (Cgroup).
 package sample
 
 import (

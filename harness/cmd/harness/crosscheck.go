@@ -10,7 +10,7 @@ import (
 
 	"github.com/benchharness/harness/harness/bench"
 	"github.com/benchharness/harness/harness/crosscheck"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 )
 
 // crosscheckCmd is `harness crosscheck`: crosscheck.Run over the chosen
@@ -40,7 +40,7 @@ func crosscheckCmd(ctx context.Context, args []string) error {
 		*out = filepath.Join(*root, "results")
 	}
 	rep, dir, err := crosscheck.Run(ctx, crosscheck.Options{
-		Targets: sel, Profile: p, Scenario: s, Reference: ref, Runtime: &runtime.Local{Log: os.Stderr},
+		Targets: sel, Profile: p, Scenario: s, Reference: ref, Runtime: &runtimes.Local{Log: os.Stderr},
 		ResultsDir: *out, RunID: time.Now().UTC().Format("20060102-150405") + "-" + p.Name + "-crosscheck",
 		Command: os.Args, Oha: bin, Progress: bench.NewProgress(os.Stderr),
 	})

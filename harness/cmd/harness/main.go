@@ -17,7 +17,7 @@ import (
 	"github.com/benchharness/harness/harness/bench"
 	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/results"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/targets"
 	"github.com/benchharness/harness/harness/verify"
 )
@@ -109,12 +109,12 @@ func benchCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var runt runtime.Runtime
+	var runt runtimes.Runtime
 	switch *rt {
 	case "local":
-		runt = &runtime.Local{InstallMissing: *install, Log: os.Stderr}
+		runt = &runtimes.Local{InstallMissing: *install, Log: os.Stderr}
 	case "docker":
-		runt = &runtime.Docker{InstallMissing: *install, Log: os.Stderr}
+		runt = &runtimes.Docker{InstallMissing: *install, Log: os.Stderr}
 	default:
 		return fmt.Errorf("unknown runtime %q (have: local, docker)", *rt)
 	}
@@ -226,7 +226,7 @@ func setupCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	local := &runtime.Local{InstallMissing: true, Log: os.Stderr}
+	local := &runtimes.Local{InstallMissing: true, Log: os.Stderr}
 	for _, m := range all {
 		var pkgs []string
 		for _, miss := range []*targets.Missing{m.CheckToolchain(), m.CheckRequirements(ctx)} {

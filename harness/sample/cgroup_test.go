@@ -1,4 +1,4 @@
-package cgsample
+package sample
 
 import (
 	"context"
@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/benchharness/harness/harness/sample"
 )
 
 // A fake cgroup directory: the counters are files, so the arithmetic can be
@@ -39,8 +37,8 @@ func TestReadV1AndV2(t *testing.T) {
 		if err != nil || first.Interval != 0 || first.CPUSeconds != 0 {
 			t.Fatalf("v2=%v first read %+v %v: want a baseline only", v2, first, err)
 		}
-		// PSS is read at the first reading and then every sample.PSSEvery.
-		if _, err := sample.PSS(int32(os.Getpid())); err == nil && (first.PSSBytes == 0 || first.PSSBytes > first.RSSBytes) {
+		// PSS is read at the first reading and then every PSSEvery.
+		if _, err := PSS(int32(os.Getpid())); err == nil && (first.PSSBytes == 0 || first.PSSBytes > first.RSSBytes) {
 			t.Errorf("v2=%v: PSS %d bytes, want in (0, RSS %d]", v2, first.PSSBytes, first.RSSBytes)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -56,7 +54,7 @@ func TestReadV1AndV2(t *testing.T) {
 			t.Errorf("v2=%v: RSS of this process read as 0", v2)
 		}
 		if r.PSSBytes != 0 {
-			t.Errorf("v2=%v: PSS read again %v after the first reading, want every %v", v2, r.At.Sub(first.At), sample.PSSEvery)
+			t.Errorf("v2=%v: PSS read again %v after the first reading, want every %v", v2, r.At.Sub(first.At), PSSEvery)
 		}
 	}
 }

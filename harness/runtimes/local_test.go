@@ -1,4 +1,4 @@
-package runtime_test
+package runtimes_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/cpuset"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/targets"
 )
 
@@ -59,10 +59,10 @@ func TestLocalCountsCPUOfShortLivedChildren(t *testing.T) {
 	m := &targets.Manifest{Name: "forker", Run: []string{exe}, Health: "/", StartTimeout: "10s", Dir: dir,
 		Env: map[string]string{"BENCH_TEST_HELPER": "forking-server"}}
 	plan := cpuset.Plan{TargetCPUs: []int{0}, LoaderCPUs: []int{0}, Budget: 1}
-	l := &runtime.Local{}
+	l := &runtimes.Local{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	inst, err := l.Start(ctx, m, runtime.Spec{Plan: plan, QuotaPeriod: 10 * time.Millisecond, LogPath: filepath.Join(dir, "log"), Name: "cpu-test"})
+	inst, err := l.Start(ctx, m, runtimes.Spec{Plan: plan, QuotaPeriod: 10 * time.Millisecond, LogPath: filepath.Join(dir, "log"), Name: "cpu-test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package runtime
+package runtimes
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/wait"
 
-	"github.com/benchharness/harness/harness/cgsample"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/targets"
@@ -384,7 +383,7 @@ func Labels(runID, name string) map[string]string {
 // can read it (same machine as the engine), else from the stats API.
 func containerSource(cli client.APIClient, id string, pid int) (sample.Source, string) {
 	if pid > 0 {
-		if cg, err := cgsample.ForPID(pid); err == nil {
+		if cg, err := sample.ForPID(pid); err == nil {
 			return cg, "cgroup " + cg.Dir()
 		}
 	}

@@ -1,9 +1,10 @@
-// Package cgsample samples a container from its cgroup: CPU time from the
-// cgroup's own accounting (every process it ever held, exited ones too) and
-// resident memory (RSS, and PSS every sample.PSSEvery) summed over the
-// processes it holds now, the way the local runtime sums a process tree, so
-// the two runtimes fill the same columns with the same meaning.
-package cgsample
+package sample
+
+// A Source over a cgroup (a container, or a local target's group): CPU time
+// from the cgroup's own accounting (every process it ever held, exited ones
+// too) and resident memory (RSS, and PSS every PSSEvery) summed over the
+// processes it holds now, the way Processes sums a process tree, so the two
+// sources fill the same columns with the same meaning.
 
 import (
 	"bufio"
@@ -15,11 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/benchharness/harness/harness/sample"
 )
 
-// Cgroup is a sample.Source over one cgroup (v1 or v2).
+// Cgroup is a Source over one cgroup (v1 or v2).
 type Cgroup struct {
 	// cpuFile holds cumulative CPU time: cpuacct.usage (ns, v1) or
 	// cpu.stat's usage_usec (v2).
@@ -87,23 +86,23 @@ func newCgroup(cpuFile, procsFile string, v2 bool) (*Cgroup, error) {
 // Dir is the cgroup directory sampled, for the record.
 func (c *Cgroup) Dir() string { return filepath.Dir(c.cpuFile) }
 
-// Read implements sample.Source. The first reading only sets the CPU
-// baseline (Interval 0), as sample.Processes does.
-func (c *Cgroup) Read(ctx context.Context) (sample.Reading, error) {
+// Read implements Source. The first reading only sets the CPU
+// baseline (Interval 0), as Processes does.
+func (c *Cgroup) Read(ctx context.Context) (Reading, error) {
 	if err := ctx.Err(); err != nil {
-		return sample.Reading{}, err
+		return Reading{}, err
 	}
 	cpu, err := c.cpuSeconds()
 	if err != nil {
-		return sample.Reading{}, err
+		return Reading{}, err
 	}
-	r := sample.Reading{At: time.Now()}
+	r := Reading{At: time.Now()}
 	if !c.lastAt.IsZero() {
 		r.Interval = r.At.Sub(c.lastAt)
 		r.CPUSeconds = max(0, cpu-c.lastCPU)
 	}
 	c.lastAt, c.lastCPU = r.At, cpu
-	readPSS := r.At.Sub(c.lastPSS) >= sample.PSSEvery
+	readPSS := r.At.Sub(c.lastPSS) >= PSSEvery
 	if readPSS {
 		c.lastPSS = r.At
 	}
@@ -141,7 +140,7 @@ func (c *Cgroup) cpuSeconds() (float64, error) {
 // memory sums the resident set of every process in the cgroup, read from
 // /proc/<pid>/statm as ps and gopsutil do: pages shared between forked
 // workers count once per process, like the local runtime's figure. With
-// readPSS it also sums their PSS (sample.PSS), which counts those pages
+// readPSS it also sums their PSS (PSS), which counts those pages
 // once; that sum is 0 when any process's PSS could not be read (processes
 // of another user, without root).
 func (c *Cgroup) memory(readPSS bool) (rss, pss uint64, err error) {
@@ -163,7 +162,7 @@ func (c *Cgroup) memory(readPSS bool) (rss, pss uint64, err error) {
 		rss += pages * c.pageSize
 		if readPSS {
 			pid, _ := strconv.ParseInt(f, 10, 32)
-			v, err := sample.PSS(int32(pid))
+			v, err := PSS(int32(pid))
 			pss += v
 			pssComplete = pssComplete && err == nil
 		}

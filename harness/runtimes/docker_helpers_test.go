@@ -1,4 +1,4 @@
-package runtime_test
+package runtimes_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
 	"github.com/benchharness/harness/harness/targets"
@@ -58,7 +58,7 @@ func engine(t *testing.T) client.APIClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cli, err := runtime.NewClient(ctx)
+	cli, err := runtimes.NewClient(ctx)
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI must have a Docker engine (.ci/run starts one with scripts/docker-up.sh): %v", err)
@@ -104,7 +104,7 @@ COPY server /app/server
 ENV BENCH_TEST_HELPER=contract-server
 USER 10001:10001
 CMD ["/app/server", "-test.run=^$"]
-`, runtime.DefaultBaseImage))
+`, runtimes.DefaultBaseImage))
 	m, err := targets.Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -117,11 +117,11 @@ CMD ["/app/server", "-test.run=^$"]
 // behind either.
 func removeImages(name string) {
 	ctx := context.Background()
-	cli, err := runtime.NewClient(ctx)
+	cli, err := runtimes.NewClient(ctx)
 	if err != nil {
 		return
 	}
-	for _, tag := range []string{runtime.ImagesOffline, runtime.ImagesDockerfile, "latest"} {
+	for _, tag := range []string{runtimes.ImagesOffline, runtimes.ImagesDockerfile, "latest"} {
 		_, _ = cli.ImageRemove(ctx, "bench-"+name+":"+tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	}
 }
@@ -187,12 +187,12 @@ func measure(t *testing.T, ctx context.Context, url string, src sample.Source, r
 // assertNoContainers fails when run runID left any container behind.
 func assertNoContainers(t *testing.T, cli client.APIClient, runID string) {
 	t.Helper()
-	ids, err := runtime.ListRun(context.Background(), cli, runID)
+	ids, err := runtimes.ListRun(context.Background(), cli, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ids) > 0 {
 		t.Errorf("run %s left %d container(s): %v", runID, len(ids), ids)
-		_, _ = runtime.RemoveRun(context.Background(), cli, runID)
+		_, _ = runtimes.RemoveRun(context.Background(), cli, runID)
 	}
 }

@@ -1,4 +1,4 @@
-package runtime_test
+package runtimes_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/benchharness/harness/harness/cpuset"
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/verify"
 )
 
@@ -29,24 +29,24 @@ func TestDockerPaths(t *testing.T) {
 	cli := engine(t)
 	t.Setenv("BENCH_CACHE", t.TempDir())
 	plan := testPlan(t)
-	for _, mode := range []string{runtime.ImagesOffline, runtime.ImagesAuto} {
+	for _, mode := range []string{runtimes.ImagesOffline, runtimes.ImagesAuto} {
 		t.Run(mode, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
 			m := tinyTarget(t, "tiny", "/health")
-			d := &runtime.Docker{InstallMissing: true, Images: mode, Log: testWriter{t}}
+			d := &runtimes.Docker{InstallMissing: true, Images: mode, Log: testWriter{t}}
 			logPath := filepath.Join(t.TempDir(), "tiny.log")
 			if err := d.Prepare(ctx, m, logPath); err != nil {
 				t.Fatalf("prepare: %v\n%s", err, readFile(logPath))
 			}
 			img, _ := d.BuiltImage("tiny")
 			// auto picks the Dockerfile: its only base image is local.
-			want := map[string]string{runtime.ImagesOffline: runtime.ImagesOffline, runtime.ImagesAuto: runtime.ImagesDockerfile}[mode]
+			want := map[string]string{runtimes.ImagesOffline: runtimes.ImagesOffline, runtimes.ImagesAuto: runtimes.ImagesDockerfile}[mode]
 			if img.Build != want || img.SizeBytes <= 0 {
 				t.Fatalf("image %+v, want the %s path and a size", img, want)
 			}
 			id := runID(t)
-			inst, err := d.Start(ctx, m, runtime.Spec{Plan: plan, QuotaPeriod: 10 * time.Millisecond, MemoryBytes: 256 << 20,
+			inst, err := d.Start(ctx, m, runtimes.Spec{Plan: plan, QuotaPeriod: 10 * time.Millisecond, MemoryBytes: 256 << 20,
 				LogPath: logPath, Name: id + "-tiny"})
 			if err != nil {
 				t.Fatalf("start: %v\n%s", err, readFile(logPath))
@@ -54,7 +54,7 @@ func TestDockerPaths(t *testing.T) {
 			defer assertNoContainers(t, cli, id)
 			defer inst.Stop(context.Background())
 
-			ids, err := runtime.ListRun(ctx, cli, id)
+			ids, err := runtimes.ListRun(ctx, cli, id)
 			if err != nil || len(ids) != 1 {
 				t.Fatalf("containers of run %s: %v %v, want one", id, ids, err)
 			}
@@ -105,7 +105,7 @@ func TestDockerStartCancelled(t *testing.T) {
 	cli := engine(t)
 	t.Setenv("BENCH_CACHE", t.TempDir())
 	m := tinyTarget(t, "never", "/never-healthy") // 404 forever
-	d := &runtime.Docker{InstallMissing: true, Images: runtime.ImagesOffline}
+	d := &runtimes.Docker{InstallMissing: true, Images: runtimes.ImagesOffline}
 	logPath := filepath.Join(t.TempDir(), "never.log")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -116,7 +116,7 @@ func TestDockerStartCancelled(t *testing.T) {
 	startCtx, interrupt := context.WithCancel(ctx)
 	time.AfterFunc(3*time.Second, interrupt)
 	began := time.Now()
-	inst, err := d.Start(startCtx, m, runtime.Spec{Plan: testPlan(t), LogPath: logPath, Name: id + "-never"})
+	inst, err := d.Start(startCtx, m, runtimes.Spec{Plan: testPlan(t), LogPath: logPath, Name: id + "-never"})
 	if err == nil {
 		inst.Stop(context.Background())
 		t.Fatal("Start succeeded against a health check that never passes")
@@ -134,35 +134,35 @@ func TestSweepOrphans(t *testing.T) {
 	ctx := context.Background()
 	id := runID(t)
 	mk := func(owner string) string {
-		labels := runtime.Labels(id, "orphan")
-		labels[runtime.LabelOwner] = owner
+		labels := runtimes.Labels(id, "orphan")
+		labels[runtimes.LabelOwner] = owner
 		res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-			Config:     &container.Config{Image: runtime.DefaultBaseImage, Cmd: []string{"true"}, Labels: labels},
+			Config:     &container.Config{Image: runtimes.DefaultBaseImage, Cmd: []string{"true"}, Labels: labels},
 			HostConfig: &container.HostConfig{NetworkMode: "none"},
 		})
 		if err != nil {
 			if os.Getenv("CI") != "" {
-				t.Fatalf("create a container from %s (.ci/run builds it): %v", runtime.DefaultBaseImage, err)
+				t.Fatalf("create a container from %s (.ci/run builds it): %v", runtimes.DefaultBaseImage, err)
 			}
-			t.Skipf("create a container from %s (make docker-base): %v", runtime.DefaultBaseImage, err)
+			t.Skipf("create a container from %s (make docker-base): %v", runtimes.DefaultBaseImage, err)
 		}
 		return res.ID
 	}
 	host, _ := os.Hostname()
 	dead := mk(host + ":999999999") // above any pid_max
-	live := mk(runtime.Labels(id, "x")[runtime.LabelOwner])
-	defer runtime.RemoveRun(ctx, cli, id)
-	if _, err := runtime.SweepOrphans(ctx, cli); err != nil {
+	live := mk(runtimes.Labels(id, "x")[runtimes.LabelOwner])
+	defer runtimes.RemoveRun(ctx, cli, id)
+	if _, err := runtimes.SweepOrphans(ctx, cli); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := runtime.ListRun(ctx, cli, id)
+	ids, err := runtimes.ListRun(ctx, cli, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(ids, []string{live}) {
 		t.Errorf("after the sweep: %v, want only the live owner's %s (dead owner's: %s)", ids, live, dead)
 	}
-	if n, err := runtime.RemoveRun(ctx, cli, id); err != nil || n != 1 {
+	if n, err := runtimes.RemoveRun(ctx, cli, id); err != nil || n != 1 {
 		t.Errorf("RemoveRun: %d, %v", n, err)
 	}
 	assertNoContainers(t, cli, id)
@@ -186,7 +186,7 @@ FROM debian:${DEBIAN_VERSION}
 	if err := os.WriteFile(df, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := runtime.BaseImages(df)
+	got, err := runtimes.BaseImages(df)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package runtime_test
+package runtimes_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/targets"
 	"github.com/benchharness/harness/harness/verify"
 )
@@ -30,14 +30,14 @@ func TestDockerReferenceTargets(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 			defer cancel()
-			d := &runtime.Docker{InstallMissing: true, Log: testWriter{t}}
+			d := &runtimes.Docker{InstallMissing: true, Log: testWriter{t}}
 			logPath := filepath.Join(t.TempDir(), name+".log")
 			if err := d.Prepare(ctx, m, logPath); err != nil {
 				t.Fatalf("prepare: %v\n%s", err, readFile(logPath))
 			}
 			img, _ := d.BuiltImage(name)
 			id := runID(t)
-			inst, err := d.Start(ctx, m, runtime.Spec{Plan: plan, QuotaPeriod: 10 * time.Millisecond, LogPath: logPath, Name: id + "-" + name})
+			inst, err := d.Start(ctx, m, runtimes.Spec{Plan: plan, QuotaPeriod: 10 * time.Millisecond, LogPath: logPath, Name: id + "-" + name})
 			if err != nil {
 				t.Fatalf("start: %v\n%s", err, readFile(logPath))
 			}

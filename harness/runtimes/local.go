@@ -1,4 +1,4 @@
-package runtime
+package runtimes
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/benchharness/harness/harness/cgsample"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/targets"
@@ -191,7 +190,7 @@ func (l *Local) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Inst
 		// CPU from the group's own counter when there is one: it also counts
 		// children that exited between two readings.
 		if dir := inst.group.CPUAccountingDir(); dir != "" {
-			if cg, err := cgsample.ForDir(dir); err == nil {
+			if cg, err := sample.ForDir(dir); err == nil {
 				procs.CPUFrom(cg.CPUSeconds)
 			}
 		}

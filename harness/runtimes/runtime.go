@@ -1,6 +1,6 @@
 // Package runtime starts targets: as local processes (local.go) or, later,
 // as containers. Both give the rest of the pipeline the same Instance.
-package runtime
+package runtimes
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package runtime_test
+package runtimes_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/client"
 
-	"github.com/benchharness/harness/harness/runtime"
+	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/targets"
 )
 
@@ -83,7 +83,7 @@ func TestComposeFile(t *testing.T) {
 			ports[port] = m.Name
 		}
 		if s.Build != nil {
-			if _, err := runtime.BaseImages(filepath.Join(s.Build.Context, "Dockerfile")); err != nil {
+			if _, err := runtimes.BaseImages(filepath.Join(s.Build.Context, "Dockerfile")); err != nil {
 				t.Errorf("%s: build context %s: %v", m.Name, s.Build.Context, err)
 			}
 		}
@@ -124,13 +124,13 @@ func TestComposeHealthcheck(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	m := tinyTarget(t, "tiny", "/health")
-	d := &runtime.Docker{InstallMissing: true, Images: runtime.ImagesOffline}
+	d := &runtimes.Docker{InstallMissing: true, Images: runtimes.ImagesOffline}
 	logPath := filepath.Join(t.TempDir(), "tiny.log")
 	if err := d.Prepare(ctx, m, logPath); err != nil {
 		t.Fatal(err)
 	}
 	id := runID(t)
-	inst, err := d.Start(ctx, m, runtime.Spec{Plan: testPlan(t), LogPath: logPath, Name: id + "-tiny"})
+	inst, err := d.Start(ctx, m, runtimes.Spec{Plan: testPlan(t), LogPath: logPath, Name: id + "-tiny"})
 	if err != nil {
 		t.Fatal(err)
 	}
