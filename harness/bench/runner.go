@@ -196,178 +196,274 @@ func calibrateLoader(ctx context.Context, o Options, plan cpuset.Plan, man *resu
 	man.Calibration = &cal
 }
 
-func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Manifest, logPath string, capacity float64) (t results.Target) {
-	p := o.Progress
-	parent := ctx
-	t = results.Target{Name: m.Name, Language: m.Language, Framework: m.Framework, Runtime: o.Runtime.Name(),
+// runTarget measures one target, and records what it measured even when a
+// phase fails: the run goes on to the next target.
+func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Manifest, logPath string, capacity float64) results.Target {
+	r := &targetRun{o: o, plan: plan, m: m, logPath: logPath, capacity: capacity, p: o.Progress, parent: ctx}
+	r.t = results.Target{Name: m.Name, Language: m.Language, Framework: m.Framework, Runtime: o.Runtime.Name(),
 		VCPUs: plan.Budget, Workers: plan.Workers(), Start: time.Now().UTC()}
 	if o.Reference != nil && m.Article != "" {
 		if row, ok := o.Reference.Row(m.Article); ok {
-			t.Article = &row
+			r.t.Article = &row
 		}
 	}
-	defer func() { t.End = time.Now().UTC() }()
-	fail := func(format string, a ...any) results.Target {
-		t.Status, t.Reason = results.StatusFailed, fmt.Sprintf(format, a...)
-		if parent.Err() != nil {
-			t.Reason = "interrupted: " + t.Reason
-		}
-		t.LogTail = logTail(logPath, 20)
-		p.Logf("%s: FAILED: %s", m.Name, t.Reason)
-		if t.LogTail != "" {
-			p.Logf("%s: log tail (%s):\n%s", m.Name, logPath, indent(t.LogTail))
-		}
-		return t
-	}
+	r.run(ctx)
+	r.t.End = time.Now().UTC()
+	return r.t
+}
 
-	p.Logf("%s: preparing (%s)", m.Name, m.Framework)
-	if err := o.Runtime.Prepare(ctx, m, logPath); err != nil {
-		if s, ok := runtimes.IsSkip(err); ok {
-			t.Status, t.Reason, t.Hint = results.StatusSkipped, s.Missing.What, s.Missing.Hint
-			p.Logf("%s: SKIPPED: %s", m.Name, s.Missing)
-			return t
+// targetRun is one target's way through the pipeline; its methods are the
+// phases run calls in order.
+type targetRun struct {
+	o        Options
+	plan     cpuset.Plan
+	m        *targets.Manifest
+	logPath  string
+	capacity float64
+	p        *Progress
+	parent   context.Context // the run's, to tell an interruption from a failure
+	t        results.Target
+
+	inst    runtimes.Instance
+	obsv    *Observer
+	phase   string       // the phase under way, for live progress
+	repRSS  float64      // the RSS peak of the repetition under way
+	settled *peak.Settle // the wait before the next step
+}
+
+// run is prepare, start, verify, warm-up, then each repetition's fixed run
+// and peak search; the target is stopped on every way out.
+func (r *targetRun) run(ctx context.Context) {
+	if skipped, err := r.prepare(ctx); skipped || err != nil {
+		if err != nil {
+			r.fail("prepare: %v", err)
 		}
-		return fail("prepare: %v", err)
+		return
+	}
+	ctx, stop, err := r.start(ctx)
+	if err != nil {
+		r.fail("%v", err)
+		return
+	}
+	defer stop(r.p.Logf)
+	if err := r.verify(ctx); err != nil {
+		r.fail("verify: %v", err)
+		return
+	}
+	closeObs, err := r.startObserving(ctx)
+	if err != nil {
+		r.fail("%v", err)
+		return
+	}
+	defer closeObs()
+	if err := r.warmup(ctx); err != nil {
+		r.fail("warmup: %v", err)
+		return
+	}
+	if err := r.repeat(ctx); err != nil {
+		r.fail("%v", err)
+		return
+	}
+	r.t.SetMedians()
+	r.t.Status = results.StatusOK
+	res, of := r.t.Peak, ""
+	if reps := max(r.o.Repeat, 1); reps > 1 {
+		of = fmt.Sprintf(", median of %d repetitions", reps)
+	}
+	r.p.Logf("%s: peak %.0f req/s (%s-bound%s): %s", r.m.Name, res.Peak, res.Bound, of, res.Note)
+}
+
+// fail records the target as failed, with the tail of its log.
+func (r *targetRun) fail(format string, a ...any) {
+	t, m := &r.t, r.m
+	t.Status, t.Reason = results.StatusFailed, fmt.Sprintf(format, a...)
+	if r.parent.Err() != nil {
+		t.Reason = "interrupted: " + t.Reason
+	}
+	t.LogTail = logTail(r.logPath, 20)
+	r.p.Logf("%s: FAILED: %s", m.Name, t.Reason)
+	if t.LogTail != "" {
+		r.p.Logf("%s: log tail (%s):\n%s", m.Name, r.logPath, indent(t.LogTail))
+	}
+}
+
+// prepare builds the target, or finds it skipped (a missing toolchain or
+// requirement), and records its release size.
+func (r *targetRun) prepare(ctx context.Context) (skipped bool, err error) {
+	m := r.m
+	r.p.Logf("%s: preparing (%s)", m.Name, m.Framework)
+	if err := r.o.Runtime.Prepare(ctx, m, r.logPath); err != nil {
+		if s, ok := runtimes.IsSkip(err); ok {
+			r.t.Status, r.t.Reason, r.t.Hint = results.StatusSkipped, s.Missing.What, s.Missing.Hint
+			r.p.Logf("%s: SKIPPED: %s", m.Name, s.Missing)
+			return true, nil
+		}
+		return false, err
 	}
 	// The release is the local build's; a container runtime builds an image
 	// (image_size_mb) instead.
-	if len(m.Release) > 0 && o.Runtime.Name() == "local" {
-		var err error
-		if t.ReleaseMB, err = runtimes.ReleaseSizeMB(m); err != nil {
-			p.Logf("%s: %v", m.Name, err)
+	if len(m.Release) > 0 && r.o.Runtime.Name() == "local" {
+		if r.t.ReleaseMB, err = runtimes.ReleaseSizeMB(m); err != nil {
+			r.p.Logf("%s: %v", m.Name, err)
 		}
 	}
-	inst, ctx, stop, err := StartTarget(ctx, o.Runtime, o.Profile, plan, m, logPath, o.RunID+"-"+m.Name)
+	return false, nil
+}
+
+// start starts the target and records how it is pinned; the context it
+// returns ends when the target dies.
+func (r *targetRun) start(ctx context.Context) (context.Context, func(func(string, ...any)), error) {
+	o, m, t := r.o, r.m, &r.t
+	inst, ctx, stop, err := StartTarget(ctx, o.Runtime, o.Profile, r.plan, m, r.logPath, o.RunID+"-"+m.Name)
 	if err != nil {
-		return fail("%v", err)
+		return ctx, nil, err
 	}
-	defer stop(p.Logf)
+	r.inst = inst
 	t.Pinning, t.Unpinned = inst.Pinning(), runtimes.Unpinned(inst)
 	t.ImageSizeMB = runtimes.ImageSizeMB(inst)
-	p.Logf("%s: up at %s (%s)", m.Name, inst.URL(), t.Pinning)
+	r.p.Logf("%s: up at %s (%s)", m.Name, inst.URL(), t.Pinning)
 	if t.Unpinned {
-		p.Logf("%s: WARNING: its %.3g-vCPU budget is not enforced: it is measured, marked unpinned, and no claim will be judged on it", m.Name, plan.Budget)
+		r.p.Logf("%s: WARNING: its %.3g-vCPU budget is not enforced: it is measured, marked unpinned, and no claim will be judged on it", m.Name, r.plan.Budget)
 	}
+	return ctx, stop, nil
+}
 
-	rep := verify.Target(ctx, inst.URL())
-	t.Verify = &rep
+// verify checks the target against the contract before any load.
+func (r *targetRun) verify(ctx context.Context) error {
+	rep := verify.Target(ctx, r.inst.URL())
+	r.t.Verify = &rep
 	if !rep.OK() {
-		return fail("verify: %s", rep.Problems())
+		return errors.New(rep.Problems())
 	}
-	p.Logf("%s: verify passed (%d checks)", m.Name, len(rep.Checks))
+	r.p.Logf("%s: verify passed (%d checks)", r.m.Name, len(rep.Checks))
+	return nil
+}
 
+// startObserving starts sampling the target and the loader, with the
+// loader's connections capped for the target's budget.
+func (r *targetRun) startObserving(ctx context.Context) (stop func(), err error) {
+	o, m := r.o, r.m
 	every := o.SampleEvery
 	if every == 0 {
 		every = 200 * time.Millisecond
 	}
-	tsamp := sample.Start(ctx, inst.Usage(), every)
-	defer tsamp.Stop()
-	lp := o.Profile.Loader.For(plan.Budget, o.Scenario)
-	t.Connections = lp.Connections
-	p.Logf("%s: the loader may open %d connections to it", m.Name, lp.Connections)
-	obsv, err := StartObserver(ctx, load.NewMix(inst.URL(), o.Scenario), lp, tsamp, plan.Budget, every)
+	tsamp := sample.Start(ctx, r.inst.Usage(), every)
+	lp := o.Profile.Loader.For(r.plan.Budget, o.Scenario)
+	r.t.Connections = lp.Connections
+	r.p.Logf("%s: the loader may open %d connections to it", m.Name, lp.Connections)
+	obsv, err := StartObserver(ctx, load.NewMix(r.inst.URL(), o.Scenario), lp, tsamp, r.plan.Budget, every)
 	if err != nil {
-		return fail("%v", err)
+		tsamp.Stop()
+		return nil, err
 	}
-	defer obsv.Close()
-	phase := ""
-	obsv.Live = func(s load.Step, r sample.Reading) {
-		p.Live(m.Name, phase, s, r.CPUPct()/plan.Budget, float64(r.RSSBytes)/(1<<20))
+	obsv.Live = func(s load.Step, rd sample.Reading) {
+		r.p.Live(m.Name, r.phase, s, rd.CPUPct()/r.plan.Budget, float64(rd.RSSBytes)/(1<<20))
 	}
-	repRSS := 0.0            // the RSS peak of the repetition under way
-	var settled *peak.Settle // the wait before the next step
-	observe := func(ph string, rate float64, d time.Duration) (peak.Observation, sample.Stats, error) {
-		phase = ph
-		obs, ts, err := obsv.Observe(ctx, rate, d)
-		obs.Settle, settled = settled, nil
-		t.RSSPeakMB = max(t.RSSPeakMB, ts.RSSPeakMB)
-		repRSS = max(repRSS, ts.RSSPeakMB)
-		if cause := context.Cause(ctx); errors.Is(cause, errTargetExited) {
-			err = fmt.Errorf("target exited during %s: %v", ph, inst.Err())
-		}
-		if err == nil {
-			step := obs.Step
-			p.Logf("%s: %-7s offered %7.0f/s achieved %7.0f/s success %.4f p95 %7.2f ms (vegeta %.2f) CPU %3.0f%% loader %3.0f%% RSS %.0f MB",
-				m.Name, ph, step.Offered, step.Achieved, step.Success, step.Corrected.P95, step.Vegeta.P95,
-				100*obs.TargetCPU, 100*obs.LoaderCPU, ts.RSSMeanMB)
-		}
-		return obs, ts, err
-	}
-	// cooldown waits for the target to go idle; the next step records it.
-	cooldown := func() {
-		st := obsv.Settle(ctx, o.Profile.Cooldown.D(), o.Profile.SettleTimeout.D(), o.Profile.IdleCPU)
-		settled = &st
-		if !st.Idle && ctx.Err() == nil {
-			p.Logf("%s: still at %.0f%% CPU after %.1f s of waiting to settle; the next step starts anyway", m.Name, 100*st.CPU, st.Seconds)
-		}
-	}
+	r.obsv = obsv
+	return func() { obsv.Close(); tsamp.Stop() }, nil
+}
 
-	fixedRate := o.Profile.FixedRatePerVCPU * plan.Budget
-	if w := o.Profile.Warmup.D(); w > 0 {
-		obs, _, err := observe("warmup", fixedRate, w)
-		if err != nil {
-			return fail("warmup: %v", err)
-		}
-		t.Warmup = &obs
-		cooldown()
+// step offers rate for d, records the wait that came before it and the
+// RSS peaks, and logs it.
+func (r *targetRun) step(ctx context.Context, ph string, rate float64, d time.Duration) (peak.Observation, sample.Stats, error) {
+	r.phase = ph
+	obs, ts, err := r.obsv.Observe(ctx, rate, d)
+	obs.Settle, r.settled = r.settled, nil
+	r.t.RSSPeakMB = max(r.t.RSSPeakMB, ts.RSSPeakMB)
+	r.repRSS = max(r.repRSS, ts.RSSPeakMB)
+	if cause := context.Cause(ctx); errors.Is(cause, errTargetExited) {
+		err = fmt.Errorf("target exited during %s: %v", ph, r.inst.Err())
 	}
-	// measure is one repetition: the fixed-rate run, then the peak search.
-	measure := func() (*results.Fixed, *peak.Result, error) {
-		obs, ts, err := observe("fixed", fixedRate, o.Profile.FixedDuration.D())
-		if err != nil {
-			return nil, nil, fmt.Errorf("fixed-rate run: %w", err)
-		}
-		fixed := &results.Fixed{Observation: obs, Sample: ts, CPUPct: 100 * obs.TargetCPU}
-		cooldown()
+	if err == nil {
+		s := obs.Step
+		r.p.Logf("%s: %-7s offered %7.0f/s achieved %7.0f/s success %.4f p95 %7.2f ms (vegeta %.2f) CPU %3.0f%% loader %3.0f%% RSS %.0f MB",
+			r.m.Name, ph, s.Offered, s.Achieved, s.Success, s.Corrected.P95, s.Vegeta.P95,
+			100*obs.TargetCPU, 100*obs.LoaderCPU, ts.RSSMeanMB)
+	}
+	return obs, ts, err
+}
 
-		s := o.Profile.Search
-		first := true
-		res, err := peak.Search(ctx, peak.Config{
-			Start: s.StartPerVCPU * plan.Budget, Max: s.MaxRate, Growth: s.Growth, Precision: s.Precision, MaxSteps: s.MaxSteps,
-			Criteria: Criteria(s, capacity),
-		}, func(ctx context.Context, rate float64) (peak.Observation, error) {
-			if !first {
-				cooldown()
-			}
-			first = false
-			obs, _, err := observe("peak", rate, o.Profile.Step.D())
-			return obs, err
-		})
-		if err != nil {
-			return fixed, &res, fmt.Errorf("peak search: %w", err)
-		}
-		return fixed, &res, nil
+// settle waits for the target to go idle after a step; the next step
+// records the wait.
+func (r *targetRun) settle(ctx context.Context) {
+	pr := r.o.Profile
+	st := r.obsv.Settle(ctx, pr.Cooldown.D(), pr.SettleTimeout.D(), pr.IdleCPU)
+	r.settled = &st
+	if !st.Idle && ctx.Err() == nil {
+		r.p.Logf("%s: still at %.0f%% CPU after %.1f s of waiting to settle; the next step starts anyway", r.m.Name, 100*st.CPU, st.Seconds)
 	}
-	reps := max(o.Repeat, 1)
+}
+
+func (r *targetRun) fixedRate() float64 { return r.o.Profile.FixedRatePerVCPU * r.plan.Budget }
+
+// warmup runs the fixed rate for the profile's warm-up, if any.
+func (r *targetRun) warmup(ctx context.Context) error {
+	w := r.o.Profile.Warmup.D()
+	if w <= 0 {
+		return nil
+	}
+	obs, _, err := r.step(ctx, "warmup", r.fixedRate(), w)
+	if err != nil {
+		return err
+	}
+	r.t.Warmup = &obs
+	r.settle(ctx)
+	return nil
+}
+
+// repeat measures the target the profile's number of times; a failed
+// repetition's records are the top-level ones, as in a single run, and
+// the earlier repetitions stay in Repeats.
+func (r *targetRun) repeat(ctx context.Context) error {
+	reps := max(r.o.Repeat, 1)
 	for i := range reps {
 		if i > 0 {
-			cooldown()
-			repRSS = 0
+			r.settle(ctx)
+			r.repRSS = 0
 		}
 		if reps > 1 {
-			p.Logf("%s: repetition %d of %d", m.Name, i+1, reps)
+			r.p.Logf("%s: repetition %d of %d", r.m.Name, i+1, reps)
 		}
 		rep := results.Repeat{Start: time.Now().UTC()}
-		fixed, res, err := measure()
-		rep.Fixed, rep.Peak, rep.RSSPeakMB, rep.End = fixed, res, repRSS, time.Now().UTC()
-		// A failed repetition's records are the top-level ones, as in a
-		// single run; the earlier repetitions stay in Repeats.
-		t.Fixed, t.Peak = fixed, res
+		fixed, res, err := r.measure(ctx)
+		rep.Fixed, rep.Peak, rep.RSSPeakMB, rep.End = fixed, res, r.repRSS, time.Now().UTC()
+		r.t.Fixed, r.t.Peak = fixed, res
 		if reps > 1 {
-			t.Repeats = append(t.Repeats, rep)
+			r.t.Repeats = append(r.t.Repeats, rep)
 		}
 		if err != nil {
-			return fail("%v", err)
+			return err
 		}
 	}
-	t.SetMedians()
-	t.Status = results.StatusOK
-	res, of := t.Peak, ""
-	if reps > 1 {
-		of = fmt.Sprintf(", median of %d repetitions", reps)
+	return nil
+}
+
+// measure is one repetition: the fixed-rate run, then the peak search.
+func (r *targetRun) measure(ctx context.Context) (*results.Fixed, *peak.Result, error) {
+	obs, ts, err := r.step(ctx, "fixed", r.fixedRate(), r.o.Profile.FixedDuration.D())
+	if err != nil {
+		return nil, nil, fmt.Errorf("fixed-rate run: %w", err)
 	}
-	p.Logf("%s: peak %.0f req/s (%s-bound%s): %s", m.Name, res.Peak, res.Bound, of, res.Note)
-	return t
+	fixed := &results.Fixed{Observation: obs, Sample: ts, CPUPct: 100 * obs.TargetCPU}
+	r.settle(ctx)
+
+	s := r.o.Profile.Search
+	first := true
+	res, err := peak.Search(ctx, peak.Config{
+		Start: s.StartPerVCPU * r.plan.Budget, Max: s.MaxRate, Growth: s.Growth, Precision: s.Precision, MaxSteps: s.MaxSteps,
+		Criteria: Criteria(s, r.capacity),
+	}, func(ctx context.Context, rate float64) (peak.Observation, error) {
+		if !first {
+			r.settle(ctx)
+		}
+		first = false
+		obs, _, err := r.step(ctx, "peak", rate, r.o.Profile.Step.D())
+		return obs, err
+	})
+	if err != nil {
+		return fixed, &res, fmt.Errorf("peak search: %w", err)
+	}
+	return fixed, &res, nil
 }
 
 func logTail(path string, n int) string {
