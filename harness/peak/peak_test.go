@@ -263,3 +263,31 @@ func TestLoaderBoundConfirmationKeepsThePeak(t *testing.T) {
 		t.Fatalf("peak %.0f bound %s (%s), want 4000 labelled loader", res.Peak, res.Bound, res.Note)
 	}
 }
+
+// A candidate that fails its confirmation with a wide gap below it (the
+// ramp's steps are a factor of growth apart) has the gap bisected again,
+// not the next ramp rate reported: here 8,000 would be 16 % under a target
+// that holds 9,500.
+func TestFailedConfirmationBisectsTheGap(t *testing.T) {
+	tries := map[float64]int{}
+	var calls []float64
+	res, err := Search(context.Background(), Config{Start: 1000, Max: 1e6, Growth: 2, Precision: 0.05, MaxSteps: 8, Criteria: crit},
+		func(ctx context.Context, rate float64) (Observation, error) {
+			calls = append(calls, rate)
+			tries[rate]++
+			// Up to 9,500 always; 10,000 once (a lucky step), never above.
+			if rate <= 9500 || rate == 10000 && tries[rate] == 1 {
+				return obs(rate, rate, 1, 5, 5, 0.3, 0.9), nil
+			}
+			return obs(rate, rate, 1, 300, 300, 0.3, 1), nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Peak < 9000 || res.Peak > 9500 || res.Bound != BoundTarget {
+		t.Fatalf("peak %.0f (%s), want 9000-9500 confirmed; rates %v", res.Peak, res.Bound, calls)
+	}
+	if len(res.Steps) > 8+maxPeakConfirms {
+		t.Fatalf("%d steps, want at most %d", len(res.Steps), 8+maxPeakConfirms)
+	}
+}

@@ -19,6 +19,11 @@ const (
 // Config.MaxSteps.
 const maxPeakConfirms = 5
 
+// rebisectGap: a candidate peak that fails its confirmation falls back to
+// the next passing rate below it; when that leaves a gap of more than this
+// many times the precision, the gap is bisected again.
+const rebisectGap = 4
+
 // LowerBound says whether a peak with this bound is only a lower bound of
 // the target's: the loader's limit, or the search's cap, came first.
 func LowerBound(bound string) bool { return bound == BoundLoader || bound == BoundCap }
@@ -170,11 +175,15 @@ func Search(ctx context.Context, cfg Config, probe Probe) (Result, error) {
 	}
 	// The reported peak must have passed twice: with noisy steps, the
 	// highest single pass is biased up by whichever step was lucky. A
-	// candidate that fails its second try is a failure like any other,
-	// and the next passing rate below it is tried in turn; one whose second
-	// try was the loader's limit stands, labelled loader.
-	for tries := 0; lo > 0 && passes[lo] < 2 && tries < maxPeakConfirms && ctx.Err() == nil; tries++ {
+	// candidate that fails its second try is a failure like any other: the
+	// next passing rate below it becomes the candidate, and the gap up to
+	// the failure is bisected again (a candidate at 10,667 failing its
+	// confirmation once left 5,333 as the peak, with nothing tried between).
+	// One whose second try was the loader's limit stands, labelled loader.
+	// All of it takes at most maxPeakConfirms steps beyond MaxSteps.
+	for extra := maxPeakConfirms; lo > 0 && passes[lo] < 2 && extra > 0 && ctx.Err() == nil; {
 		v, err := run("confirm-peak", lo)
+		extra--
 		if err != nil {
 			return finish(err)
 		}
@@ -184,12 +193,23 @@ func Search(ctx context.Context, cfg Config, probe Probe) (Result, error) {
 			caveat = fmt.Sprintf("%.0f req/s passed once; its confirmation was the loader's limit", lo)
 			break
 		}
-		if !v.Pass {
-			lo, loLoader = 0, 0
-			for r := range passes {
-				if r < hi && r > lo {
-					lo, loLoader = r, passLoader[r]
-				}
+		if v.Pass {
+			continue
+		}
+		lo, loLoader = 0, 0
+		for r := range passes {
+			if r < hi && r > lo {
+				lo, loLoader = r, passLoader[r]
+			}
+		}
+		// Only a wide gap is bisected again (a fallback losing a few times
+		// the precision is accepted, to keep steps for confirming: every
+		// new rate tried is one more candidate to confirm), and one step
+		// is kept for confirming whatever the bisection finds.
+		wide := lo > 0 && (hi-lo)/lo > rebisectGap*cfg.Precision
+		for ; wide && extra > 1 && (hi-lo)/lo > cfg.Precision && ctx.Err() == nil; extra-- {
+			if _, err := run("bisect", (lo+hi)/2); err != nil {
+				return finish(err)
 			}
 		}
 	}
