@@ -32,6 +32,14 @@ func Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, users[id])
 	})
+	mux.HandleFunc("GET /compute/rank", func(w http.ResponseWriter, r *http.Request) {
+		p, err := ParseComputeParams(r.URL.Query())
+		if err != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": "validation failed", "field": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, Compute(p))
+	})
 	mux.HandleFunc("POST /orders/quote", func(w http.ResponseWriter, r *http.Request) {
 		var generic any
 		dec := json.NewDecoder(r.Body)

@@ -60,7 +60,7 @@ func NewUser(id int) User {
 		ID:        id,
 		Name:      first + " " + last,
 		Email:     strings.ToLower(first) + "." + strings.ToLower(last) + strconv.Itoa(id) + "@example.com",
-		Active:    id%7 != 0,
+		Active:    userActive(id),
 		CreatedAt: created.Format("2006-01-02T15:04:05Z"),
 		Tags:      []string{tagNames[id%8], tagNames[(id%8+1+(id/8)%7)%8]},
 		Address: Address{

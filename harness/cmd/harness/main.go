@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,7 +29,8 @@ commands:
   bench      build, start, verify and measure targets; write results/<run-id>/
   run        measure a server that is already running (--url, --target, --pid or --container)
   verify     check a running server against the target contract (--url)
-  contract   print the reference bytes of /users/{id} (ids as arguments)
+  contract   print the reference bytes of /users/{id} (ids as arguments),
+             or with "compute [seed [rounds [top]]]" of /compute/rank
   targets    list the targets and whether this machine can build them
   setup      install the missing Debian toolchain packages of every target (root)
   report     regenerate summary.md, charts/ and report.md of a run from its results.json
@@ -177,6 +179,9 @@ func verifyCmd(ctx context.Context, args []string) error {
 }
 
 func contractCmd(args []string) error {
+	if len(args) > 0 && args[0] == "compute" {
+		return computeCmd(args[1:])
+	}
 	if len(args) == 0 {
 		args = []string{"1", "10000"}
 	}
@@ -187,6 +192,23 @@ func contractCmd(args []string) error {
 		}
 		fmt.Printf("%s\n", contract.UserJSON(id))
 	}
+	return nil
+}
+
+// computeCmd prints the compute kernel's reference answer for seed, rounds
+// and top, given in that order (each optional).
+func computeCmd(args []string) error {
+	q := url.Values{}
+	for i, name := range []string{"seed", "rounds", "top"} {
+		if i < len(args) {
+			q.Set(name, args[i])
+		}
+	}
+	p, err := contract.ParseComputeParams(q)
+	if err != nil {
+		return fmt.Errorf("compute: invalid %s (seed 0..4294967295, rounds 1..%d, top 1..%d)", err, contract.ComputeMaxRounds, contract.ComputeMaxTop)
+	}
+	fmt.Printf("%s\n", contract.ComputeJSON(p))
 	return nil
 }
 
