@@ -71,6 +71,10 @@ type Claim struct {
 	// NotMeasured says why no scenario measures the claim: its verdict is
 	// then "not measured" whatever the run.
 	NotMeasured string `yaml:"not_measured"`
+	// Scenario is the one scenario whose runs measure the claim (compute);
+	// empty means the JSON API scenarios (jsonAPIScenarios). On any other
+	// run the claim is not measured.
+	Scenario string `yaml:"scenario"`
 
 	Figure string   `yaml:"figure"`
 	Target string   `yaml:"target"`
@@ -90,6 +94,25 @@ type Claim struct {
 	// on a target measured at that budget: a third of one core with one
 	// worker is not an eighth of 8 cores with 8 workers.
 	VCPUs float64 `yaml:"vcpus"`
+}
+
+// jsonAPIScenarios measure the claims that name no scenario: the article's
+// table is a JSON API's, which api (its request mix) and json (the
+// TechEmpower test alone) both are.
+var jsonAPIScenarios = []string{"api", "json"}
+
+// measuredBy says whether a run of scenario measures the claim. A release
+// size is the build's, whatever the scenario; a run that does not say its
+// scenario is taken to measure what it was judged on before scenarios had
+// claims of their own.
+func (cl *Claim) measuredBy(scenario string) bool {
+	switch {
+	case cl.Figure == results.FigReleaseMB && cl.Scenario == "", scenario == "":
+		return true
+	case cl.Scenario != "":
+		return scenario == cl.Scenario
+	}
+	return slices.Contains(jsonAPIScenarios, scenario)
 }
 
 // perInstance says whether fig is an absolute figure of one instance,

@@ -110,6 +110,14 @@ func judge(run *results.Run, c *Claims, cl *Claim) Verdict {
 	case cl.NotMeasured != "":
 		v.Verdict, v.Rule = NotMeasured, "none: "+cl.NotMeasured
 		return v
+	case !cl.measuredBy(runScenario(run)):
+		want := cl.Scenario
+		if want == "" {
+			want = strings.Join(jsonAPIScenarios, " or ")
+		}
+		v.Verdict = NotMeasured
+		v.Rule = fmt.Sprintf("none in a run of scenario %s: judged on scenario %s (make bench SCENARIO=%s)", runScenario(run), want, strings.SplitN(want, " ", 2)[0])
+		return v
 	case cl.Target != "":
 		judgeValue(run, c, cl, &v)
 	case len(cl.Ratio) == 2:
@@ -119,6 +127,14 @@ func judge(run *results.Run, c *Claims, cl *Claim) Verdict {
 	}
 	v.unpinned(run, cl)
 	return v
+}
+
+// runScenario is the name of the scenario run measured ("" if unknown).
+func runScenario(run *results.Run) string {
+	if run.Manifest == nil || run.Manifest.Scenario == nil {
+		return ""
+	}
+	return run.Manifest.Scenario.Name
 }
 
 // Text is the verdict in words, with its detail.

@@ -319,22 +319,26 @@ func TestArticleClaimsOnAFixtureRun(t *testing.T) {
 	atThisBudget := NotMeasured + " at this budget (0.33 vCPU; the claim is about 8)"
 	got := judged(loadFixture(t, "repeat3"))
 	check(got, map[string]string{
-		"peak-ratio-chi-fastify": Holds,        // 2.08× in ±30 % of 2.71×
-		"axum-peak":              atThisBudget, // an 8-vCPU instance's peak
-		"fastify-memory":         atThisBudget, // an 8-vCPU instance's memory
-		"go-rps":                 atThisBudget, // "standard hardware" taken as 8 vCPU
-		"rust-beats-go":          NotMeasured,  // axum loader-bound: ≥ 1.77× cannot confirm ≤ 3×
-		"rust-beats-elixir":      NotMeasured,  // phoenix skipped
-		"database-dominates":     NotMeasured,  // no scenario has a database
-		"erlang-p99":             Holds,
-		"chi-p95":                DoesNotHold,
-		"go-vs-erlang-compute":   DoesNotHold, // 1.53×
-		"rust-sub-ms-p99":        DoesNotHold, // the model's axum: p99 1.26 ms at the fixed rate
-		"go-sub-ms-in-memory":    Holds,       // chi's p50 0.37 ms
-		"elixir-typical-latency": NotMeasured, // phoenix skipped
+		"peak-ratio-chi-fastify":          Holds,        // 2.08× in ±30 % of 2.71×
+		"axum-peak":                       atThisBudget, // an 8-vCPU instance's peak
+		"fastify-memory":                  atThisBudget, // an 8-vCPU instance's memory
+		"go-rps":                          atThisBudget, // "standard hardware" taken as 8 vCPU
+		"rust-beats-go":                   NotMeasured,  // judged on the compute scenario; the fixture ran api
+		"rust-beats-go-json-proxy":        NotMeasured,  // axum loader-bound: ≥ 1.77× cannot confirm ≤ 3×
+		"rust-beats-elixir-json-proxy":    NotMeasured,  // phoenix skipped
+		"database-dominates":              NotMeasured,  // no scenario has a database
+		"erlang-p99":                      Holds,
+		"chi-p95":                         DoesNotHold,
+		"go-vs-erlang-compute-json-proxy": DoesNotHold, // 1.53×
+		"rust-sub-ms-p99":                 DoesNotHold, // the model's axum: p99 1.26 ms at the fixed rate
+		"go-sub-ms-in-memory":             Holds,       // chi's p50 0.37 ms
+		"elixir-typical-latency":          NotMeasured, // phoenix skipped
 	})
-	if rb := got["rust-beats-go"]; !strings.Contains(strings.Join(rb.Notes, ";"), "not raw compute") {
-		t.Errorf("rust-beats-go does not say what it measured: %v", rb.Notes)
+	if rb := got["rust-beats-go-json-proxy"]; !strings.Contains(strings.Join(rb.Notes, ";"), "not raw compute") {
+		t.Errorf("rust-beats-go-json-proxy does not say what it measured: %v", rb.Notes)
+	}
+	if r := got["rust-beats-go"].Rule; !strings.Contains(r, "SCENARIO=compute") {
+		t.Errorf("rust-beats-go on an api run: rule %q, want it to name the compute scenario", r)
 	}
 	if r := got["peak-ratio-chi-fastify"].Rule; !strings.Contains(r, "measured at 0.33 vCPU per target") {
 		t.Errorf("peak-ratio-chi-fastify does not state the budget: %s", r)
@@ -463,5 +467,36 @@ func TestReleaseSizeClaims(t *testing.T) {
 	}
 	if _, err := ParseClaims(strings.NewReader(claimsHead + "  - {id: c, source: a, says: s, figure: release_mb, target: chi, within: [5, 20], vcpus: 8}\n")); err == nil {
 		t.Error("a release size claim with a budget was accepted; a build has none")
+	}
+}
+
+// Raw-compute claims are judged on a run of the compute scenario, and the
+// JSON API's claims are not: each scenario measures its own claims.
+func TestClaimsAreJudgedOnTheirScenario(t *testing.T) {
+	c, err := LoadClaims(filepath.Join("..", "..", "scenarios", "claims", "article.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := 1.0 / 3
+	run := runOf(third, tgt("axum", third, "target", peaks(300)), tgt("chi", third, "target", peaks(150)),
+		tgt("erlang", third, "target", peaks(40)), tgt("fastify", third, "target", peaks(60)))
+	run.Manifest.Scenario = &scenario.Scenario{Name: "compute"}
+	got := map[string]Verdict{}
+	for _, v := range Judge(run, c) {
+		got[v.Claim.ID] = v
+	}
+	for id, want := range map[string]string{
+		"rust-beats-go":            Holds,       // 2.0×
+		"go-vs-erlang-compute":     DoesNotHold, // 3.75×
+		"raw-compute-tiers":        NotMeasured, // phoenix not in the run
+		"rust-beats-go-json-proxy": NotMeasured, // a JSON API claim
+		"peak-ratio-chi-fastify":   NotMeasured,
+	} {
+		if v := got[id]; v.Verdict != want {
+			t.Errorf("%s on a compute run: %q, want %q (rule %s)", id, v.Text(), want, v.Rule)
+		}
+	}
+	if r := got["peak-ratio-chi-fastify"].Rule; !strings.Contains(r, "scenario compute") {
+		t.Errorf("peak-ratio-chi-fastify: rule %q, want it to say the run's scenario", r)
 	}
 }

@@ -81,6 +81,17 @@ type Loader struct {
 	CapacityAddedP95 Duration `yaml:"capacity_added_p95" json:"capacity_added_p95"`
 }
 
+// Apply gives the profile the rates scenario s sets for itself (see
+// Scenario.FixedRatePerVCPU); the manifest then records the rates used.
+func (p *Profile) Apply(s *Scenario) {
+	if s.FixedRatePerVCPU > 0 {
+		p.FixedRatePerVCPU = s.FixedRatePerVCPU
+	}
+	if s.StartRatePerVCPU > 0 {
+		p.Search.StartPerVCPU = s.StartRatePerVCPU
+	}
+}
+
 // minConnections is the fewest connections a per-vCPU cap leaves a target.
 const minConnections = 16
 

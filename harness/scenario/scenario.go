@@ -29,6 +29,12 @@ type Scenario struct {
 	// to a target, whatever its budget (the profile's per-vCPU cap does not
 	// apply): for a scenario that is about connections.
 	Connections int `yaml:"connections,omitempty" json:"connections,omitempty"`
+	// FixedRatePerVCPU and StartRatePerVCPU, when set, replace the
+	// profile's fixed rate and the search's start: the article's 1,250
+	// req/s per vCPU is a JSON API's light load, and a request costing
+	// milliseconds of CPU needs its own (Profile.Apply).
+	FixedRatePerVCPU float64 `yaml:"fixed_rate_per_vcpu,omitempty" json:"fixed_rate_per_vcpu,omitempty"`
+	StartRatePerVCPU float64 `yaml:"start_rate_per_vcpu,omitempty" json:"start_rate_per_vcpu,omitempty"`
 }
 
 // LoadScenario reads scenarios/<name>.yaml below dir.
@@ -50,6 +56,12 @@ func (s *Scenario) validate(path string) error {
 	}
 	if len(s.Requests) == 0 {
 		return &FieldError{path, "requests", "must list at least one request"}
+	}
+	if s.FixedRatePerVCPU < 0 {
+		return &FieldError{path, "fixed_rate_per_vcpu", fmt.Sprintf("must not be negative, got %g", s.FixedRatePerVCPU)}
+	}
+	if s.StartRatePerVCPU < 0 {
+		return &FieldError{path, "start_rate_per_vcpu", fmt.Sprintf("must not be negative, got %g", s.StartRatePerVCPU)}
 	}
 	if s.Connections < 0 {
 		return &FieldError{path, "connections", fmt.Sprintf("must not be negative, got %d", s.Connections)}

@@ -113,3 +113,26 @@ func TestLoaderConnectionsForABudget(t *testing.T) {
 		})
 	}
 }
+
+// A scenario's own rates replace the profile's; without them the profile's
+// stand.
+func TestScenarioRatesOverrideTheProfile(t *testing.T) {
+	p, err := LoadProfile(filepath.Join("..", "..", "scenarios"), "quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed, start := p.FixedRatePerVCPU, p.Search.StartPerVCPU
+	q := *p
+	q.Apply(&Scenario{})
+	if q.FixedRatePerVCPU != fixed || q.Search.StartPerVCPU != start {
+		t.Fatalf("a scenario without rates changed them: %g, %g", q.FixedRatePerVCPU, q.Search.StartPerVCPU)
+	}
+	s, err := LoadScenario(filepath.Join("..", "..", "scenarios"), "compute")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Apply(s)
+	if p.FixedRatePerVCPU != 10 || p.Search.StartPerVCPU != 20 {
+		t.Fatalf("compute: fixed %g, start %g per vCPU, want 10 and 20", p.FixedRatePerVCPU, p.Search.StartPerVCPU)
+	}
+}

@@ -28,6 +28,7 @@ func loadRun(root, profile, scen string, dur time.Duration) (*scenario.Profile, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	p.Apply(s)
 	ref, err := scenario.LoadReference(dir, "article")
 	if err != nil {
 		return nil, nil, nil, err
