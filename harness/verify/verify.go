@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -99,6 +100,29 @@ func cases() []expect {
 		c = append(c, expect{name: "invalid order (" + b.field + ")", method: "POST", path: "/orders/quote", body: b.body, status: 422, field: b.field})
 	}
 	c = append(c, expect{name: "malformed json", method: "POST", path: "/orders/quote", body: `{"customer_id":`, status: 400, value: map[string]any{"error": "invalid json"}})
+	return append(c, computeCases()...)
+}
+
+// computeCases check the compute kernel byte for byte, at its defaults and
+// at the edges of its parameters, and its 422s in seed, rounds, top order.
+func computeCases() []expect {
+	var c []expect
+	for _, q := range []string{"", "?seed=0&rounds=64&top=3", "?seed=4294967295&rounds=1000&top=100", "?seed=12345&rounds=1&top=1", "?top=5&seed=7"} {
+		v, _ := url.ParseQuery(strings.TrimPrefix(q, "?"))
+		p, err := contract.ParseComputeParams(v)
+		if err != nil {
+			panic(fmt.Sprintf("compute case %q: %v", q, err)) // the cases above are valid
+		}
+		c = append(c, expect{name: "compute " + q, method: "GET", path: "/compute/rank" + q, status: 200, exact: contract.ComputeJSON(p)})
+	}
+	bad := []struct{ query, field string }{
+		{"seed=-1", "seed"}, {"seed=4294967296", "seed"}, {"seed=", "seed"}, {"seed=abc&rounds=0", "seed"},
+		{"rounds=0", "rounds"}, {"rounds=1001", "rounds"}, {"rounds=%2B5", "rounds"},
+		{"top=0", "top"}, {"top=101", "top"}, {"top=abc", "top"},
+	}
+	for _, b := range bad {
+		c = append(c, expect{name: "invalid compute (" + b.query + ")", method: "GET", path: "/compute/rank?" + b.query, status: 422, field: b.field})
+	}
 	return c
 }
 
