@@ -105,6 +105,15 @@ func router(users store) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, price(o))
 	})
+
+	r.Get("/compute/rank", func(w http.ResponseWriter, r *http.Request) {
+		p, field := parseComputeParams(r.URL.Query())
+		if field != "" {
+			writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: "validation failed", Field: field})
+			return
+		}
+		writeJSON(w, http.StatusOK, users.rank(p))
+	})
 	return r
 }
 

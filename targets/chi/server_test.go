@@ -38,6 +38,17 @@ func TestContractExamples(t *testing.T) {
 		{"POST", "/orders/quote", `{"customer_id":`, 400, `{"error":"invalid json"}`},
 		{"POST", "/orders/quote", `{} x`, 400, `{"error":"invalid json"}`},
 		{"POST", "/orders/quote", ``, 400, `{"error":"invalid json"}`},
+		// Compute kernel: the 200 bodies are `bin/harness contract compute S R K`
+		// (harness/contract/compute.go) for the same parameters.
+		// %2B is a literal "+" (a bare "+" in a query decodes to a space).
+		{"GET", "/compute/rank?top=3", "", 200, `{"seed":0,"rounds":64,"matched":8572,"checksum":1938938613,"top":[{"id":6669,"score":4294378245},{"id":9616,"score":4294228778},{"id":751,"score":4293558100}]}`},
+		{"GET", "/compute/rank?seed=4294967295&rounds=1000&top=5", "", 200, `{"seed":4294967295,"rounds":1000,"matched":8572,"checksum":1102310794,"top":[{"id":7331,"score":4294494319},{"id":7348,"score":4294162614},{"id":4497,"score":4293492108},{"id":9409,"score":4292903480},{"id":9059,"score":4291191990}]}`},
+		{"GET", "/compute/rank?seed=12345&rounds=1&top=1", "", 200, `{"seed":12345,"rounds":1,"matched":8572,"checksum":753785350,"top":[{"id":437,"score":4294186868}]}`},
+		{"GET", "/compute/rank?seed=&rounds=0", "", 422, `{"error":"validation failed","field":"seed"}`},
+		{"GET", "/compute/rank?seed=4294967296", "", 422, `{"error":"validation failed","field":"seed"}`},
+		{"GET", "/compute/rank?rounds=%2B5&top=0", "", 422, `{"error":"validation failed","field":"rounds"}`},
+		{"GET", "/compute/rank?rounds=1001", "", 422, `{"error":"validation failed","field":"rounds"}`},
+		{"GET", "/compute/rank?top=abc", "", 422, `{"error":"validation failed","field":"top"}`},
 	}
 	for _, c := range cases {
 		req, err := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
