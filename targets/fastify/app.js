@@ -6,6 +6,7 @@ import Fastify from 'fastify'
 import * as schemas from './schemas.js'
 import { buildStore, lookup } from './users.js'
 import { validate, price } from './quote.js'
+import { parseParams, compute } from './compute.js'
 
 export function buildApp () {
   const users = buildStore()
@@ -79,6 +80,17 @@ export function buildApp () {
       return
     }
     reply.send(price(body))
+  })
+
+  app.get('/compute/rank', {
+    schema: { response: { 200: schemas.compute, 422: schemas.validationError } }
+  }, (request, reply) => {
+    const params = parseParams(request.query)
+    if (params.field !== undefined) {
+      reply.code(422).send({ error: 'validation failed', field: params.field })
+      return
+    }
+    reply.send(compute(users, params))
   })
 
   return app

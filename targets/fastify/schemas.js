@@ -68,3 +68,22 @@ export const quote = {
   },
   required: ['customer_id', 'currency', 'lines', 'item_count', 'subtotal_cents', 'tax_cents', 'total_cents']
 }
+
+export const compute = {
+  type: 'object',
+  properties: {
+    seed: int,
+    rounds: int,
+    matched: int,
+    checksum: int,
+    top: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { id: int, score: int },
+        required: ['id', 'score']
+      }
+    }
+  },
+  required: ['seed', 'rounds', 'matched', 'checksum', 'top']
+}
