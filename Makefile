@@ -5,6 +5,7 @@
 # make bench REPEAT=3             measure each target 3 times: medians and spread
 # make report [RUN=results/<id>]  redo summary.md, charts/ and report.md from results.json
 # make nightly [BASELINE=<run>]   bench + report + compare against BASELINE (docs/nightly.md)
+# make bench SCENARIO=compute      raw compute: the contract's compute kernel, judged on the compute claims
 # make bench CALIBRATE=0          skip the loader's calibration (README: How accurate is it)
 # make calibrate                  measure the loader against an instant reference server
 # make loader-bench               the loader beside wrk against the same reference server
