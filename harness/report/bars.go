@@ -46,7 +46,10 @@ func barSpecs(run *results.Run) []barSpec {
 	}
 	fixed := "at the fixed rate"
 	if p := run.Manifest.Profile; p != nil {
-		fixed = fmt.Sprintf("at the fixed rate (%s req/s per vCPU, as the article's)", fmtNum(p.FixedRatePerVCPU))
+		fixed = fmt.Sprintf("at the fixed rate (%s req/s per vCPU)", fmtNum(p.FixedRatePerVCPU))
+		if run.Manifest.Reference != nil {
+			fixed = fmt.Sprintf("at the fixed rate (%s req/s per vCPU, as the article's)", fmtNum(p.FixedRatePerVCPU))
+		}
 	}
 	return []barSpec{
 		peak,

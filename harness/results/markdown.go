@@ -69,8 +69,12 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, loaderCell, art(a.P95MS, "%.0f"), r.CPUPct, art(a.CPUPct, "%.0f"),
 			memoryCell(r), art(a.RSSMB, "%.0f"))
 	}
-	fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU (the article's 10,000 req/s on 8 vCPUs), so p95 and CPU %% compare directly; "+
-		"latencies are measured from each request's intended send time. CPU %% is of the target's vCPU budget. ", fixedPerVCPU)
+	if m.Reference != nil {
+		fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU (the article's 10,000 req/s on 8 vCPUs), so p95 and CPU %% compare directly; ", fixedPerVCPU)
+	} else {
+		fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU, this scenario's light load (no published table stands beside this scenario); ", fixedPerVCPU)
+	}
+	b.WriteString("latencies are measured from each request's intended send time. CPU % is of the target's vCPU budget. ")
 	b.WriteString("A peak marked `≥` was capped by the loader or by the search's max_rate, not by the target: it is a lower bound. ")
 	b.WriteString("\"Loader adds\" is the loader's own share of that p95: first as calibrated against the instant reference server at this fixed rate (its precision), then as read live during this target's fixed run by its sentinel, " +
 		"which does not busy-wait and so also carries this machine's wake-up latency on both of its ends: an upper bound that flags a disturbed run, not a share to subtract. ")

@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 )
 
 // ReferenceRow is one published figure set, e.g. the article's Fastify line.
@@ -17,13 +18,19 @@ type ReferenceRow struct {
 // Reference is a published table: where it is from and the conditions it
 // was measured under, so figures can be normalised per vCPU.
 type Reference struct {
-	Name      string         `yaml:"name" json:"name"`
-	Source    string         `yaml:"source" json:"source"`
-	Quote     string         `yaml:"quote" json:"quote"`
-	VCPUs     float64        `yaml:"vcpus" json:"vcpus"`
-	FixedRate float64        `yaml:"fixed_rate" json:"fixed_rate"`
+	Name      string  `yaml:"name" json:"name"`
+	Source    string  `yaml:"source" json:"source"`
+	Quote     string  `yaml:"quote" json:"quote"`
+	VCPUs     float64 `yaml:"vcpus" json:"vcpus"`
+	FixedRate float64 `yaml:"fixed_rate" json:"fixed_rate"`
+	// Scenarios are the scenarios whose runs this table is set beside: a
+	// JSON API's figures are no yardstick for a compute run.
+	Scenarios []string       `yaml:"scenarios" json:"scenarios"`
 	Rows      []ReferenceRow `yaml:"rows" json:"rows"`
 }
+
+// Covers says whether the table is set beside runs of scenario.
+func (r *Reference) Covers(scenario string) bool { return slices.Contains(r.Scenarios, scenario) }
 
 // LoadReference reads scenarios/reference/<name>.yaml below dir.
 func LoadReference(dir, name string) (*Reference, error) {

@@ -136,3 +136,17 @@ func TestScenarioRatesOverrideTheProfile(t *testing.T) {
 		t.Fatalf("compute: fixed %g, start %g per vCPU, want 10 and 20", p.FixedRatePerVCPU, p.Search.StartPerVCPU)
 	}
 }
+
+// The article's table is a JSON API's: it stands beside api and json runs,
+// never beside a compute run.
+func TestReferenceCoversItsScenarios(t *testing.T) {
+	ref, err := LoadReference(filepath.Join("..", "..", "scenarios"), "article")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for scen, want := range map[string]bool{"api": true, "json": true, "compute": false} {
+		if got := ref.Covers(scen); got != want {
+			t.Errorf("article covers %s: %v, want %v", scen, got, want)
+		}
+	}
+}

@@ -33,6 +33,9 @@ func loadRun(root, profile, scen string, dur time.Duration) (*scenario.Profile, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if !ref.Covers(s.Name) {
+		ref = nil // no published figure to set beside this scenario's
+	}
 	return p, s, ref, nil
 }
 
