@@ -69,6 +69,15 @@ route('POST', "/orders/quote", Req) ->
         error ->
             reply(400, {[{<<"error">>, <<"invalid json">>}]}, Req)
     end;
+route('GET', "/compute/rank", Req) ->
+    {_, Query, _} = mochiweb_util:urlsplit_path(mochiweb_request:get(raw_path, Req)),
+    case bench_compute:params(mochiweb_util:parse_qs(Query)) of
+        {ok, Seed, Rounds, Top} ->
+            reply(200, bench_compute:rank(Seed, Rounds, Top), Req);
+        {invalid, Field} ->
+            reply(422, {[{<<"error">>, <<"validation failed">>},
+                         {<<"field">>, Field}]}, Req)
+    end;
 route('GET', "/health", Req) ->
     reply(200, {[{<<"status">>, <<"ok">>}]}, Req);
 route(_, _, Req) ->

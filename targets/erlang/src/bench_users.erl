@@ -12,7 +12,7 @@
 %% 100 MB RSS against 54 MB), which is not what the server needs to run.
 -module(bench_users).
 
--export([init/0, lookup/1, record/1]).
+-export([init/0, lookup/1, record/1, count/0, active/1]).
 
 -define(COUNT, 10000).
 -define(EPOCH, 1704067200).
@@ -46,6 +46,15 @@ lookup(Id) when is_integer(Id), Id >= 1, Id =< ?COUNT ->
 lookup(_) ->
     not_found.
 
+%% The number of users (ids 1..count()).
+count() ->
+    ?COUNT.
+
+%% User Id's `active` flag, without building the record (the compute kernel
+%% scores active users only).
+active(Id) ->
+    Id rem 7 =/= 0.
+
 %% Builds user Id with the rules of targets/README.md (0-based indexes there,
 %% 1-based element/2 here).
 record(Id) ->
@@ -60,7 +69,7 @@ record(Id) ->
       {<<"name">>, <<First/binary, " ", Last/binary>>},
       {<<"email">>, iolist_to_binary([string:lowercase(First), $., string:lowercase(Last),
                                       IdBin, "@example.com"])},
-      {<<"active">>, Id rem 7 =/= 0},
+      {<<"active">>, active(Id)},
       {<<"created_at">>,
        list_to_binary(calendar:system_time_to_rfc3339(Created, [{unit, second}, {offset, "Z"}]))},
       {<<"tags">>, [element(Id rem 8 + 1, ?TAGS), element(Tag2 + 1, ?TAGS)]},

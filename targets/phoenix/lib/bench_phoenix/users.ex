@@ -50,6 +50,9 @@ defmodule BenchPhoenix.Users do
 
   def get(_id), do: nil
 
+  @doc "User `id`'s `active` flag, without the record (the compute kernel scores active users only)."
+  def active?(id), do: rem(id, 7) != 0
+
   @doc "Derives user `id` with the rules of the contract."
   def build(id) do
     first = elem(@first, rem(id, 16))
@@ -63,7 +66,7 @@ defmodule BenchPhoenix.Users do
       email:
         String.downcase(first) <>
           "." <> String.downcase(last) <> Integer.to_string(id) <> "@example.com",
-      active: rem(id, 7) != 0,
+      active: active?(id),
       # UTC, whole seconds: "2024-01-01T01:00:07Z"
       created_at: DateTime.to_iso8601(created),
       tags: [

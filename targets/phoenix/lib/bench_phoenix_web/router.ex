@@ -14,5 +14,6 @@ defmodule BenchPhoenixWeb.Router do
     get "/json", JsonController, :show
     get "/users/:id", UserController, :show
     post "/orders/quote", QuoteController, :create
+    get "/compute/rank", ComputeController, :rank
   end
 end
