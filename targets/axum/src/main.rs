@@ -4,6 +4,7 @@
 //! default: the CPUs this process may use), AXUM_RUNTIME = per-core | multi
 //! (default per-core; see README.md for the measurement behind the default).
 
+mod compute;
 mod quote;
 mod users;
 
@@ -14,7 +15,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
@@ -91,6 +92,25 @@ async fn user(
     }
 }
 
+/// The compute kernel (compute.rs): a few milliseconds of CPU, run inline on
+/// the connection's runtime like every other handler (no spawn_blocking).
+async fn compute_rank(State(store): State<&'static Store>, uri: Uri) -> Response {
+    match compute::Params::parse(uri.query().unwrap_or("")) {
+        Ok(p) => {
+            let ranking = compute::rank(store, p);
+            json(StatusCode::OK, &ranking, ranking.json_capacity())
+        }
+        Err(field) => json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ErrorBody {
+                error: "validation failed",
+                field: Some(field),
+            },
+            64,
+        ),
+    }
+}
+
 /// Largest quote body accepted; the largest valid order is about 15 KB.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -129,6 +149,7 @@ fn app(store: &'static Store) -> Router {
         .route("/health", get(health))
         .route("/json", get(hello))
         .route("/users/{id}", get(user))
+        .route("/compute/rank", get(compute_rank))
         .route(
             "/orders/quote",
             post(order_quote).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),

@@ -109,6 +109,11 @@ impl Store {
         Store { users }
     }
 
+    /// The ids of the active users, in id order (the compute kernel's input).
+    pub fn active_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.users.iter().filter(|u| u.active).map(|u| u.id)
+    }
+
     /// The record for a path segment, or None when it is not a decimal
     /// integer in 1..=10000. Like the Go reference (strconv.Atoi minus a
     /// leading '+'), leading zeros are accepted: "007" is user 7.
