@@ -148,6 +148,11 @@ func capacity(ctx context.Context, cfg Config, mix *load.Mix, res *Result, logf 
 	if err != nil {
 		return fmt.Errorf("calibrate: capacity: %w", err)
 	}
+	if search.Peak == 0 {
+		// Not a capacity of zero: the reference server did not answer as
+		// the scenario expects, or the loader cannot run at all.
+		return fmt.Errorf("calibrate: capacity: %s", search.Note)
+	}
 	res.Capacity = search.Peak
 	res.CapacityBound = peak.BoundLoader
 	if search.Bound == peak.BoundCap {

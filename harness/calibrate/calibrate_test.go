@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +109,24 @@ func TestMinusTakesOffTheServiceTime(t *testing.T) {
 		if d := p[0] - p[1]; d > eps || d < -eps {
 			t.Fatalf("minus: got %+v, want %+v", got, want)
 		}
+	}
+}
+
+// A calibration in which no rate passes (here: the scenario asks for a path
+// the reference server does not serve) is a failed calibration with the
+// reason, not a capacity of 0 req/s.
+func TestCalibrationWithNoPassingRateFails(t *testing.T) {
+	plan := pinLoader(t)
+	t.Setenv(refserverEnv, "1")
+	cfg := Config{Plan: plan, Scenario: &scenario.Scenario{Name: "nope", Requests: []scenario.Request{{Weight: 1, Method: "GET", Path: "/not-in-the-contract"}}},
+		Loader:    scenario.Loader{Workers: 16, MaxWorkers: 64, Connections: 64, Timeout: scenario.Duration(5 * time.Second)},
+		FixedRate: 50, FixedDuration: 300 * time.Millisecond, Step: 200 * time.Millisecond, MaxRate: 400,
+		AddedP95Limit: 200 * time.Microsecond, Exe: os.Args[0], Logf: t.Logf}
+	res, err := Run(context.Background(), cfg)
+	if err == nil || res.Capacity != 0 {
+		t.Fatalf("capacity %.0f, err %v: want an error saying no rate passed", res.Capacity, err)
+	}
+	if !strings.Contains(err.Error(), "success") {
+		t.Errorf("error %q does not say why no rate passed", err)
 	}
 }

@@ -734,7 +734,7 @@ type response struct {
 
 // responseSet is every answer the server can give, encoded once per process.
 type responseSet struct {
-	json, health, quote, notFound, badRequest response
+	json, health, quote, compute, notFound, badRequest response
 	users                                     []response // by id; [0] unused
 }
 
@@ -743,6 +743,7 @@ var responses = sync.OnceValue(func() *responseSet {
 		json:       encode("200 OK", []byte(`{"message":"Hello, World!"}`)),
 		health:     encode("200 OK", []byte(`{"status":"ok"}`)),
 		quote:      encode("200 OK", fixedQuote()),
+		compute:    encode("200 OK", contract.ComputeJSON(contract.ComputeParams{Rounds: contract.ComputeDefaultRounds, Top: contract.ComputeDefaultTop})),
 		notFound:   encode("404 Not Found", []byte(`{"error":"not found"}`)),
 		badRequest: encode("400 Bad Request", []byte(`{"error":"bad request"}`)),
 		users:      make([]response, contract.UserCount+1),
@@ -805,6 +806,10 @@ func (rs *responseSet) route(method, target []byte) response {
 			return rs.json
 		case "/health":
 			return rs.health
+		case "/compute/rank":
+			// The default answer whatever the query, as for the quote: the
+			// loader is measured, not the kernel.
+			return rs.compute
 		}
 		if id, ok := bytes.CutPrefix(path, []byte("/users/")); ok {
 			if n, ok := parseDigits(id, contract.UserCount); ok && n >= 1 {

@@ -153,6 +153,13 @@ func TestRoutesMatchTheContract(t *testing.T) {
 			if _, body := get(t, c, s.URL()+"/users/42"); string(body) != string(contract.UserJSON(42)) {
 				t.Errorf("/users/42 = %s, want contract.UserJSON(42)", body)
 			}
+			// The compute kernel: the contract's default answer, whatever the query.
+			want := contract.ComputeJSON(contract.ComputeParams{Rounds: contract.ComputeDefaultRounds, Top: contract.ComputeDefaultTop})
+			for _, path := range []string{"/compute/rank", "/compute/rank?seed=42&rounds=64&top=10"} {
+				if resp, body := get(t, c, s.URL()+path); resp.StatusCode != 200 || string(body) != string(want) {
+					t.Errorf("GET %s = %d %s, want 200 %s", path, resp.StatusCode, body, want)
+				}
+			}
 			for _, path := range []string{"/", "/nope", "/jsonx", "/users/", "/users/1/x"} {
 				if resp, body := get(t, c, s.URL()+path); resp.StatusCode != 404 || string(body) != `{"error":"not found"}` {
 					t.Errorf("GET %s = %d %s, want the JSON 404", path, resp.StatusCode, body)
@@ -177,7 +184,7 @@ func TestRoutesMatchTheContract(t *testing.T) {
 			if resp.StatusCode != 200 || err != nil || q.Currency != "USD" || q.TotalCents != q.SubtotalCents+q.TaxCents {
 				t.Errorf("POST /orders/quote = %d %+v (%v)", resp.StatusCode, q, err)
 			}
-			if got, want := s.Requests(), uint64(12+1+5+2); got != want {
+			if got, want := s.Requests(), uint64(12+1+2+5+2); got != want {
 				t.Errorf("Requests() = %d, want %d", got, want)
 			}
 		})
