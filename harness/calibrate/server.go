@@ -735,7 +735,7 @@ type response struct {
 // responseSet is every answer the server can give, encoded once per process.
 type responseSet struct {
 	json, health, quote, compute, notFound, badRequest response
-	users                                     []response // by id; [0] unused
+	users                                              []response // by id; [0] unused
 }
 
 var responses = sync.OnceValue(func() *responseSet {
