@@ -110,13 +110,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // every connection is idle, so this closes the step's connections: a target
 // must not carry one step's connections into the next.
 func (t *Transport) CloseIdleConnections() {
-	t.mu.Lock()
-	pools := make([]*pool, 0, len(t.pools))
-	for _, p := range t.pools {
-		pools = append(pools, p)
-	}
-	t.mu.Unlock()
-	for _, p := range pools {
+	for _, p := range t.allPools(false) {
 		p.closeIdle()
 	}
 }
@@ -124,16 +118,21 @@ func (t *Transport) CloseIdleConnections() {
 // Close closes every connection, each busy one as its request ends, and
 // waits for dials under way; requests after it fail.
 func (t *Transport) Close() {
+	for _, p := range t.allPools(true) {
+		p.close()
+	}
+}
+
+// allPools lists the pools, first marking the transport closed if asked.
+func (t *Transport) allPools(closing bool) []*pool {
 	t.mu.Lock()
-	t.closed = true
+	defer t.mu.Unlock()
+	t.closed = t.closed || closing
 	pools := make([]*pool, 0, len(t.pools))
 	for _, p := range t.pools {
 		pools = append(pools, p)
 	}
-	t.mu.Unlock()
-	for _, p := range pools {
-		p.close()
-	}
+	return pools
 }
 
 // OpenConns is how many connections are open now, over all hosts.
