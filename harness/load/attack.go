@@ -67,6 +67,9 @@ type Step struct {
 	Connections int `json:"connections"`
 	// Dropped counts latencies above the histogram's range (2 min).
 	Dropped uint64 `json:"latency_dropped,omitempty"`
+	// Over10ms counts requests whose corrected latency exceeded 10 ms: the
+	// tail a GC pause or a stall leaves, which percentiles can hide.
+	Over10ms uint64 `json:"over_10ms"`
 }
 
 // Latency is a latency distribution summary in ms.
@@ -74,6 +77,7 @@ type Latency struct {
 	P50  float64 `json:"p50"`
 	P95  float64 `json:"p95"`
 	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
 	Max  float64 `json:"max"`
 	Mean float64 `json:"mean"`
 }
@@ -146,6 +150,7 @@ type tally struct {
 	vegeta, corrected *hdrhistogram.Histogram
 	requests, success uint64
 	dropped           uint64
+	over10ms          uint64
 	first, last, end  time.Time
 	codes             map[uint16]int
 	errs              map[string]int
@@ -171,6 +176,9 @@ func (t *tally) add(res *vegeta.Result, intended time.Time) {
 		t.end = done
 	}
 	lat := max(done.Sub(intended), res.Latency)
+	if lat > 10*time.Millisecond {
+		t.over10ms++
+	}
 	if t.vegeta.RecordValue(max(1, res.Latency.Microseconds())) != nil {
 		t.dropped++
 	}
@@ -192,7 +200,7 @@ func (t *tally) progress(rate float64, began time.Time) Step {
 
 func (t *tally) step(rate float64) Step {
 	st := Step{Offered: rate, Requests: t.requests, Vegeta: summarize(t.vegeta), Corrected: summarize(t.corrected),
-		Codes: map[string]int{}, Errors: topErrors(t.errs, 5), Connections: t.conns, Dropped: t.dropped}
+		Codes: map[string]int{}, Errors: topErrors(t.errs, 5), Connections: t.conns, Dropped: t.dropped, Over10ms: t.over10ms}
 	for c, n := range t.codes {
 		st.Codes[strconv.Itoa(int(c))] = n
 	}
@@ -216,7 +224,7 @@ func (t *tally) step(rate float64) Step {
 func summarize(h *hdrhistogram.Histogram) Latency {
 	us := func(v int64) float64 { return float64(v) / 1000 }
 	return Latency{P50: us(h.ValueAtQuantile(50)), P95: us(h.ValueAtQuantile(95)), P99: us(h.ValueAtQuantile(99)),
-		Max: us(h.Max()), Mean: h.Mean() / 1000}
+		P999: us(h.ValueAtQuantile(99.9)), Max: us(h.Max()), Mean: h.Mean() / 1000}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -92,3 +92,27 @@ func TestAttackClosesItsConnections(t *testing.T) {
 		}
 	}
 }
+
+// The tail is counted, not only summarised: requests over 10 ms (here one
+// in ten, held 15 ms by the server) and the p99.9.
+func TestAttackCountsTheTail(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%10 == 0 {
+			time.Sleep(15 * time.Millisecond)
+		}
+		w.Write([]byte("{}"))
+	}))
+	t.Cleanup(srv.Close)
+	mix := NewMix(srv.URL, &scenario.Scenario{Name: "t", Requests: []scenario.Request{{Weight: 1, Method: "GET", Path: "/"}}})
+	st, err := Attack(context.Background(), mix, Config{Rate: 200, Duration: time.Second, Workers: 8, MaxWorkers: 64, Connections: 64, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := st.Requests / 10; st.Over10ms < want*8/10 || st.Over10ms > want*12/10+2 {
+		t.Errorf("%d of %d requests over 10 ms, want about %d", st.Over10ms, st.Requests, want)
+	}
+	if st.Corrected.P999 < 15 || st.Corrected.P999 > st.Corrected.Max {
+		t.Errorf("p99.9 %.2f ms, want at least the 15 ms hold and at most the max %.2f", st.Corrected.P999, st.Corrected.Max)
+	}
+}

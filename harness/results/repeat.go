@@ -21,6 +21,9 @@ const (
 	FigP50       = "p50_ms"
 	FigP95       = "p95_ms"
 	FigP99       = "p99_ms"
+	FigP999      = "p999_ms"
+	FigMax       = "max_ms"
+	FigOver10ms  = "over_10ms"
 	FigSuccess   = "success"
 	FigCPUPct    = "cpu_pct"
 	FigRSSMeanMB = "rss_mean_mb"
@@ -65,6 +68,12 @@ func figureOf(r Repeat, name string) (float64, bool) {
 		return s.Corrected.P95, true
 	case FigP99:
 		return s.Corrected.P99, true
+	case FigP999:
+		return s.Corrected.P999, true
+	case FigMax:
+		return s.Corrected.Max, true
+	case FigOver10ms:
+		return float64(s.Over10ms), true
 	case FigSuccess:
 		return s.Success, true
 	case FigCPUPct:

@@ -248,3 +248,27 @@ func TestJSONHasTheFixedRunsPSS(t *testing.T) {
 		}
 	}
 }
+
+// The fixed run's tail has columns of its own: p99.9, the slowest request
+// and how many took over 10 ms.
+func TestCSVHasTheFixedRunsTail(t *testing.T) {
+	run := fixture()
+	f := *run.Targets[0].Fixed
+	f.Step.Corrected.P999, f.Step.Corrected.Max, f.Step.Over10ms = 7.5, 31.25, 12
+	run.Targets[0].Fixed = &f
+	var b bytes.Buffer
+	if err := WriteCSV(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := map[string]string{}
+	for i, col := range recs[0] {
+		row[col] = recs[1][i]
+	}
+	if row["p999_ms"] != "7.500" || row["max_ms"] != "31.250" || row["over_10ms"] != "12" {
+		t.Fatalf("tail columns p999_ms=%q max_ms=%q over_10ms=%q, want 7.500, 31.250, 12", row["p999_ms"], row["max_ms"], row["over_10ms"])
+	}
+}

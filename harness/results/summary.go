@@ -38,6 +38,9 @@ type Row struct {
 	RSSFixedMeanMB, RSSFixedPeakMB, PSSFixedMeanMB float64
 	// ReleaseMB is the size of the target's release (0: none listed).
 	ReleaseMB float64
+	// P999, Max and Over10ms are the fixed run's tail: p99.9 and the
+	// slowest request (ms, corrected) and how many took over 10 ms.
+	P999, Max, Over10ms float64
 	// Repeats is how many repetitions the figures are the median of.
 	Repeats int
 	// Unpinned: the budget was not enforced (Target.Unpinned).
@@ -66,6 +69,7 @@ func SummaryRow(t Target) Row {
 	if f := t.Fixed; f != nil {
 		s := f.Step
 		r.FixedRPS, r.P50, r.P95, r.P99 = s.Offered, s.Corrected.P50, s.Corrected.P95, s.Corrected.P99
+		r.P999, r.Max, r.Over10ms = s.Corrected.P999, s.Corrected.Max, float64(s.Over10ms)
 		r.VegetaP95, r.Success, r.CODiverges = s.Vegeta.P95, s.Success, s.CODiverges
 		r.CPUPct, r.RSSMeanMB, r.LoaderCPU = f.CPUPct, f.Sample.RSSMeanMB, 100*f.LoaderCPU
 		r.RSSFixedMeanMB, r.RSSFixedPeakMB = f.Sample.RSSMeanMB, f.Sample.RSSPeakMB
@@ -87,7 +91,7 @@ func SummaryRow(t Target) Row {
 		}{{FigPeakRPS, &r.PeakRPS}, {FigP50, &r.P50}, {FigP95, &r.P95}, {FigP99, &r.P99}, {FigVegetaP95, &r.VegetaP95},
 			{FigSuccess, &r.Success}, {FigCPUPct, &r.CPUPct}, {FigRSSMeanMB, &r.RSSMeanMB}, {FigRSSPeakMB, &r.RSSPeakMB},
 			{FigLoaderCPU, &r.LoaderCPU}, {FigRSSFixedMeanMB, &r.RSSFixedMeanMB}, {FigRSSFixedPeakMB, &r.RSSFixedPeakMB},
-			{FigPSSFixedMeanMB, &r.PSSFixedMeanMB}} {
+			{FigPSSFixedMeanMB, &r.PSSFixedMeanMB}, {FigP999, &r.P999}, {FigMax, &r.Max}, {FigOver10ms, &r.Over10ms}} {
 			if s := t.Spread(m.fig); s.N > 0 {
 				*m.v = s.Median
 			}
@@ -102,7 +106,8 @@ var CSVHeader = []string{"target", "status", "vcpus", "peak_rps", "peak_bound", 
 	"success", "cpu_pct", "rss_mean_mb", "rss_peak_mb",
 	"runtime", "peak_rps_per_vcpu", "vegeta_p95_ms", "co_diverges", "loader_cpu_pct", "reason",
 	"loader_added_p95_ms", "loader_capacity_rps", "unpinned",
-	"rss_fixed_mean_mb", "rss_fixed_peak_mb", "pss_fixed_mean_mb", "release_mb"}
+	"rss_fixed_mean_mb", "rss_fixed_peak_mb", "pss_fixed_mean_mb", "release_mb",
+	"p999_ms", "max_ms", "over_10ms"}
 
 // WriteCSV writes summary.csv.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -117,7 +122,8 @@ func WriteCSV(w io.Writer, run *Run) error {
 			f(r.P50, 3), f(r.P95, 3), f(r.P99, 3), f(r.Success, 5), f(r.CPUPct, 1), f(r.RSSMeanMB, 1), f(r.RSSPeakMB, 1),
 			r.Runtime, f(r.PeakPerVCPU(), 0), f(r.VegetaP95, 3), strconv.FormatBool(r.CODiverges), f(r.LoaderCPU, 1), r.Reason,
 			optional(r.LoaderAddedP95, 3), optional(run.Manifest.LoaderCapacity(), 0), strconv.FormatBool(r.Unpinned),
-			f(r.RSSFixedMeanMB, 1), f(r.RSSFixedPeakMB, 1), optional(r.PSSFixedMeanMB, 1), optional(r.ReleaseMB, 1)}
+			f(r.RSSFixedMeanMB, 1), f(r.RSSFixedPeakMB, 1), optional(r.PSSFixedMeanMB, 1), optional(r.ReleaseMB, 1),
+			f(r.P999, 3), f(r.Max, 3), f(r.Over10ms, 0)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write csv row %s: %w", r.Target, err)
 		}
