@@ -70,7 +70,20 @@ type Step struct {
 	// Over10ms counts requests whose corrected latency exceeded 10 ms: the
 	// tail a GC pause or a stall leaves, which percentiles can hide.
 	Over10ms uint64 `json:"over_10ms"`
+	// Spectrum is the corrected latency at SpectrumPercentiles: the data of
+	// an HDR percentile plot.
+	Spectrum []Quantile `json:"corrected_spectrum,omitempty"`
 }
+
+// Quantile is one point of a latency distribution.
+type Quantile struct {
+	Percentile float64 `json:"percentile"`
+	MS         float64 `json:"ms"`
+}
+
+// SpectrumPercentiles are the points of Step.Spectrum, denser toward the
+// tail, as an HDR percentile plot draws them; 100 is the maximum.
+var SpectrumPercentiles = []float64{0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100}
 
 // Latency is a latency distribution summary in ms.
 type Latency struct {
@@ -213,6 +226,11 @@ func (t *tally) step(rate float64) Step {
 		}
 		if wait := t.end.Sub(t.last); span+wait > 0 {
 			st.Throughput = float64(t.success) / (span + wait).Seconds()
+		}
+	}
+	if t.requests > 0 {
+		for _, q := range SpectrumPercentiles {
+			st.Spectrum = append(st.Spectrum, Quantile{Percentile: q, MS: float64(t.corrected.ValueAtQuantile(q)) / 1000})
 		}
 	}
 	if diff := st.Corrected.P95 - st.Vegeta.P95; st.Vegeta.P95 > 0 {

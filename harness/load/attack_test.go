@@ -115,4 +115,16 @@ func TestAttackCountsTheTail(t *testing.T) {
 	if st.Corrected.P999 < 15 || st.Corrected.P999 > st.Corrected.Max {
 		t.Errorf("p99.9 %.2f ms, want at least the 15 ms hold and at most the max %.2f", st.Corrected.P999, st.Corrected.Max)
 	}
+	// The spectrum rises with the percentile, up to the maximum.
+	if len(st.Spectrum) != len(SpectrumPercentiles) {
+		t.Fatalf("spectrum of %d points, want %d", len(st.Spectrum), len(SpectrumPercentiles))
+	}
+	for i, q := range st.Spectrum {
+		if q.Percentile != SpectrumPercentiles[i] || i > 0 && q.MS < st.Spectrum[i-1].MS {
+			t.Fatalf("spectrum %v does not rise with the percentile", st.Spectrum)
+		}
+	}
+	if last := st.Spectrum[len(st.Spectrum)-1].MS; last != st.Corrected.Max {
+		t.Errorf("spectrum ends at %.3f ms, want the max %.3f", last, st.Corrected.Max)
+	}
 }

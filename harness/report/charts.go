@@ -115,6 +115,10 @@ func WriteCharts(run *results.Run, dir string) ([]Chart, error) {
 	}
 	c, render := latencyChart(run, cols)
 	add(c, LatencyChartWidth, LatencyChartHeight, render)
+	if hasSpectrum(run) { // results.json from before spectra were recorded has none
+		c, render = spectrumChart(run, cols)
+		add(c, BarChartWidth, BarChartHeight, render)
+	}
 	return charts, errors.Join(errs...)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/results"
 )
 
@@ -164,5 +165,58 @@ func TestChartsOfARunInterruptedBeforeAnyTarget(t *testing.T) {
 	charts, err := WriteCharts(run, t.TempDir())
 	if err != nil || len(charts) != 0 {
 		t.Fatalf("charts of a run with no target: %d charts, err %v", len(charts), err)
+	}
+}
+
+// The fixed run's latency spectrum is drawn as an HDR percentile plot, one
+// line per target in its colour, on a percentile axis that stretches the
+// tail; a results.json without spectra gets no such chart.
+func TestSpectrumChart(t *testing.T) {
+	run := loadFixture(t, "repeat3")
+	dir := t.TempDir()
+	charts, _ := WriteCharts(run, dir)
+	for _, c := range charts {
+		if c.Name == "latency_spectrum" {
+			t.Fatal("a spectrum chart from a results.json that has no spectra")
+		}
+	}
+	for i := range run.Targets {
+		tg := &run.Targets[i]
+		if tg.Status != results.StatusOK || tg.Fixed == nil {
+			continue
+		}
+		f := *tg.Fixed
+		for k, p := range load.SpectrumPercentiles {
+			f.Step.Spectrum = append(f.Step.Spectrum, load.Quantile{Percentile: p, MS: 0.2 * float64(k+1)})
+		}
+		tg.Fixed = &f
+	}
+	charts, err := WriteCharts(run, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range charts {
+		found = found || c.Name == "latency_spectrum"
+	}
+	if !found {
+		t.Fatal("no latency_spectrum chart")
+	}
+	svg, _ := os.ReadFile(filepath.Join(dir, "latency_spectrum.svg"))
+	texts := svgTexts(svg)
+	for _, want := range []string{"99.9%", "99.99%", "max", "percentile"} {
+		if !strings.Contains(texts, want) {
+			t.Errorf("spectrum chart lacks %q:\n%s", want, texts)
+		}
+	}
+	cols := palette(run)
+	for _, tg := range run.Targets {
+		if tg.Status != results.StatusOK {
+			continue
+		}
+		col := cols[tg.Name]
+		if hex := fmt.Sprintf("#%02X%02X%02X", col.R, col.G, col.B); !bytes.Contains(svg, []byte("stroke:"+hex)) {
+			t.Errorf("%s is not drawn in its colour %s", tg.Name, hex)
+		}
 	}
 }
