@@ -148,10 +148,12 @@ func capacity(ctx context.Context, cfg Config, mix *load.Mix, res *Result, logf 
 	if err != nil {
 		return fmt.Errorf("calibrate: capacity: %w", err)
 	}
-	if search.Peak == 0 {
+	if !anyAnswered(search, crit.MinSuccess) {
 		// Not a capacity of zero: the reference server did not answer as
-		// the scenario expects, or the loader cannot run at all.
-		return fmt.Errorf("calibrate: capacity: %s", search.Note)
+		// the scenario expects (a path it does not serve), so nothing was
+		// measured. A loader too slow for the latency bound at every rate
+		// is a measurement, and keeps its capacity of 0.
+		return fmt.Errorf("calibrate: capacity: no step was answered: %s", search.Note)
 	}
 	res.Capacity = search.Peak
 	res.CapacityBound = peak.BoundLoader
@@ -163,6 +165,17 @@ func capacity(ctx context.Context, cfg Config, mix *load.Mix, res *Result, logf 
 	}
 	logf("calibrate: capacity %.0f req/s (%s), %.1f µs of loader CPU per request", res.Capacity, res.CapacityBound, res.CPUPerRequestUS)
 	return nil
+}
+
+// anyAnswered says whether any step of r got at least minSuccess of its
+// requests answered successfully.
+func anyAnswered(r peak.Result, minSuccess float64) bool {
+	for _, s := range r.Steps {
+		if s.Step.Success >= minSuccess {
+			return true
+		}
+	}
+	return false
 }
 
 func passFail(v peak.Verdict) string {

@@ -112,9 +112,9 @@ func TestMinusTakesOffTheServiceTime(t *testing.T) {
 	}
 }
 
-// A calibration in which no rate passes (here: the scenario asks for a path
-// the reference server does not serve) is a failed calibration with the
-// reason, not a capacity of 0 req/s.
+// A calibration in which no step is answered (here: the scenario asks for a
+// path the reference server does not serve) is a failed calibration with
+// the reason, not a capacity of 0 req/s.
 func TestCalibrationWithNoPassingRateFails(t *testing.T) {
 	plan := pinLoader(t)
 	t.Setenv(refserverEnv, "1")
