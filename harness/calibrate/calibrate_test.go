@@ -46,7 +46,9 @@ func jsonScenario() *scenario.Scenario {
 // as much again, so the test's bounds are twice the goal: tight enough to
 // fail a loader that parks between hits (0.12 / 0.18 ms here) or one that
 // paces with Go's timers (0.55 / 0.95 ms), loose enough not to fail on a
-// neighbour's burst.
+// neighbour's burst. A run over the bounds is run once more: the loader
+// fails only if it cannot meet them twice in a row (one run in about ten
+// read p50 0.10-0.11 ms on this VM with nothing else running).
 func TestCalibrationReportsTheInjectedServiceTime(t *testing.T) {
 	plan := pinLoader(t)
 	t.Setenv(refserverEnv, "1")
@@ -55,11 +57,17 @@ func TestCalibrationReportsTheInjectedServiceTime(t *testing.T) {
 		Loader:    scenario.Loader{Workers: 16, MaxWorkers: 512, Connections: 512, Timeout: scenario.Duration(5 * time.Second), SpinBelow: 2500},
 		FixedRate: 417, FixedDuration: 4 * time.Second, Step: time.Second, MaxRate: 2000,
 		AddedP95Limit: 200 * time.Microsecond, Exe: os.Args[0], Delay: delay, Logf: t.Logf}
-	res, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
+	var res Result
+	for try := 1; try <= 2; try++ {
+		var err error
+		if res, err = Run(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("try %d: added p50 %.3f p95 %.3f p99 %.3f ms; capacity %.0f (%s)", try, res.Added.P50, res.Added.P95, res.Added.P99, res.Capacity, res.CapacityBound)
+		if res.Added.P50 <= 0.1 && res.Added.P95 <= 0.2 {
+			break
+		}
 	}
-	t.Logf("added p50 %.3f p95 %.3f p99 %.3f ms; capacity %.0f (%s)", res.Added.P50, res.Added.P95, res.Added.P99, res.Capacity, res.CapacityBound)
 	// Nothing may come back faster than the server holds it (the
 	// histogram's 3 significant digits allow 1 µs of rounding).
 	if res.Added.P50 < -0.002 {
