@@ -74,7 +74,7 @@ func ForDir(dir string) (*Cgroup, error) {
 
 func newCgroup(cpuFile, procsFile string, v2 bool) (*Cgroup, error) {
 	c := &Cgroup{cpuFile: cpuFile, procsFile: procsFile, v2: v2, pageSize: uint64(os.Getpagesize())}
-	if _, err := c.cpuSeconds(); err != nil {
+	if _, err := c.CPUSeconds(); err != nil {
 		return nil, err
 	}
 	if _, err := os.ReadFile(procsFile); err != nil {
@@ -92,7 +92,7 @@ func (c *Cgroup) Read(ctx context.Context) (Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return Reading{}, err
 	}
-	cpu, err := c.cpuSeconds()
+	cpu, err := c.CPUSeconds()
 	if err != nil {
 		return Reading{}, err
 	}
@@ -111,9 +111,7 @@ func (c *Cgroup) Read(ctx context.Context) (Reading, error) {
 }
 
 // CPUSeconds is the cgroup's cumulative CPU time.
-func (c *Cgroup) CPUSeconds() (float64, error) { return c.cpuSeconds() }
-
-func (c *Cgroup) cpuSeconds() (float64, error) {
+func (c *Cgroup) CPUSeconds() (float64, error) {
 	b, err := os.ReadFile(c.cpuFile)
 	if err != nil {
 		return 0, fmt.Errorf("read cgroup CPU time: %w", err)
