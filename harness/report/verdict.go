@@ -111,12 +111,12 @@ func judge(run *results.Run, c *Claims, cl *Claim) Verdict {
 		v.Verdict, v.Rule = NotMeasured, "none: "+cl.NotMeasured
 		return v
 	case !cl.measuredBy(runScenario(run)):
-		want := cl.Scenario
+		want, run1 := cl.Scenario, cl.Scenario
 		if want == "" {
-			want = strings.Join(jsonAPIScenarios, " or ")
+			want, run1 = strings.Join(jsonAPIScenarios, " or "), jsonAPIScenarios[0]
 		}
 		v.Verdict = NotMeasured
-		v.Rule = fmt.Sprintf("none in a run of scenario %s: judged on scenario %s (make bench SCENARIO=%s)", runScenario(run), want, strings.SplitN(want, " ", 2)[0])
+		v.Rule = fmt.Sprintf("none in a run of scenario %s: judged on scenario %s (make bench SCENARIO=%s)", runScenario(run), want, run1)
 		return v
 	case cl.Target != "":
 		judgeValue(run, c, cl, &v)
