@@ -65,6 +65,17 @@ sources: {a: {title: "source A"}}
 claims:
 `
 
+// judgeOne parses one claim (a flow-style YAML mapping) under claimsHead
+// and judges it on run.
+func judgeOne(t *testing.T, claim string, run *results.Run) Verdict {
+	t.Helper()
+	c, err := ParseClaims(strings.NewReader(claimsHead + "  - " + claim + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Judge(run, c)[0]
+}
+
 func TestVerdicts(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -170,11 +181,7 @@ func TestVerdicts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseClaims(strings.NewReader(claimsHead + "  - " + tc.claim + "\n"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			v := Judge(tc.run, c)[0]
+			v := judgeOne(t, tc.claim, tc.run)
 			if v.Verdict != tc.want {
 				t.Errorf("verdict %q, want %q\nmeasured %s; rule %s; notes %v", v.Verdict, tc.want, v.Measured, v.Rule, v.Notes)
 			}
@@ -240,11 +247,7 @@ func TestVerdictsAtAnotherBudgetAndUnpinned(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseClaims(strings.NewReader(claimsHead + "  - " + tc.claim + "\n"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			v := Judge(tc.run, c)[0]
+			v := judgeOne(t, tc.claim, tc.run)
 			if v.Text() != tc.text {
 				t.Errorf("verdict %q, want %q\nmeasured %s; rule %s; notes %v", v.Text(), tc.text, v.Measured, v.Rule, v.Notes)
 			}

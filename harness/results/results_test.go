@@ -41,15 +41,26 @@ func fixture() *Run {
 	}
 }
 
-func TestCSVKeepsTheContractColumnsFirst(t *testing.T) {
+// csvOf is run's summary.csv as records, with each column's index by name.
+func csvOf(t *testing.T, run *Run) (recs [][]string, col map[string]int) {
+	t.Helper()
 	var b bytes.Buffer
-	if err := WriteCSV(&b, fixture()); err != nil {
+	if err := WriteCSV(&b, run); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&b).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
+	col = map[string]int{}
+	for i, name := range recs[0] {
+		col[name] = i
+	}
+	return recs, col
+}
+
+func TestCSVKeepsTheContractColumnsFirst(t *testing.T) {
+	recs, col := csvOf(t, fixture())
 	want := "target,status,vcpus,peak_rps,peak_bound,fixed_rps,p50_ms,p95_ms,p99_ms,success,cpu_pct,rss_mean_mb,rss_peak_mb"
 	if got := strings.Join(recs[0][:13], ","); got != want {
 		t.Fatalf("header %s\nwant    %s", got, want)
@@ -57,10 +68,6 @@ func TestCSVKeepsTheContractColumnsFirst(t *testing.T) {
 	chi := strings.Join(recs[1][:13], ",")
 	if chi != "chi,ok,0.333,9000,loader,417,0.500,1.250,2.000,1.00000,40.0,12.0,14.0" {
 		t.Fatalf("chi row %s", chi)
-	}
-	col := map[string]int{}
-	for i, name := range recs[0] {
-		col[name] = i
 	}
 	if recs[2][1] != "skipped" || recs[2][4] != "" || recs[2][col["reason"]] != "deps not fetched" {
 		t.Fatalf("phoenix row %v", recs[2])
@@ -188,18 +195,7 @@ func TestCSVHasTheFixedRunsMemory(t *testing.T) {
 	f.Sample.PSSMeanMB = 0
 	noPSS.Fixed = &f
 	run.Targets = append(run.Targets, noPSS)
-	var b bytes.Buffer
-	if err := WriteCSV(&b, run); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(&b).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, name := range recs[0] {
-		col[name] = i
-	}
+	recs, col := csvOf(t, run)
 	cells := func(rec []string) string {
 		var out []string
 		for _, name := range []string{"rss_peak_mb", "rss_fixed_mean_mb", "rss_fixed_peak_mb", "pss_fixed_mean_mb"} {
@@ -256,19 +252,9 @@ func TestCSVHasTheFixedRunsTail(t *testing.T) {
 	f := *run.Targets[0].Fixed
 	f.Step.Corrected.P999, f.Step.Corrected.Max, f.Step.Over10ms = 7.5, 31.25, 12
 	run.Targets[0].Fixed = &f
-	var b bytes.Buffer
-	if err := WriteCSV(&b, run); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(&b).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	row := map[string]string{}
-	for i, col := range recs[0] {
-		row[col] = recs[1][i]
-	}
-	if row["p999_ms"] != "7.500" || row["max_ms"] != "31.250" || row["over_10ms"] != "12" {
-		t.Fatalf("tail columns p999_ms=%q max_ms=%q over_10ms=%q, want 7.500, 31.250, 12", row["p999_ms"], row["max_ms"], row["over_10ms"])
+	recs, col := csvOf(t, run)
+	row := func(name string) string { return recs[1][col[name]] }
+	if row("p999_ms") != "7.500" || row("max_ms") != "31.250" || row("over_10ms") != "12" {
+		t.Fatalf("tail columns p999_ms=%q max_ms=%q over_10ms=%q, want 7.500, 31.250, 12", row("p999_ms"), row("max_ms"), row("over_10ms"))
 	}
 }
