@@ -2,6 +2,9 @@ package contract
 
 import (
 	"encoding/json"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +68,73 @@ func TestValidateQuote(t *testing.T) {
 		}
 		if got := ValidateQuote(v); got != c.field {
 			t.Errorf("%s: field %q, want %q", c.body, got, c.field)
+		}
+	}
+}
+
+func TestChurnParams(t *testing.T) {
+	cases := []struct {
+		query, field string
+		want         ChurnParams
+	}{
+		{"", "", ChurnParams{Seed: 0, N: ChurnDefaultN}},
+		{"seed=4294967295&n=10000", "", ChurnParams{Seed: 4294967295, N: 10000}},
+		{"seed=4294967296", "seed", ChurnParams{}},
+		{"seed=%2B1", "seed", ChurnParams{}},
+		{"seed=x&n=0", "seed", ChurnParams{}},
+		{"n=0", "n", ChurnParams{}},
+		{"n=10001", "n", ChurnParams{}},
+		{"n=", "n", ChurnParams{}},
+	}
+	for _, tc := range cases {
+		q, _ := url.ParseQuery(tc.query)
+		got, err := ParseChurnParams(q)
+		switch {
+		case tc.field != "" && (err == nil || err.Error() != tc.field):
+			t.Errorf("%q: error %v, want one naming %q", tc.query, err, tc.field)
+		case tc.field == "" && (err != nil || got != tc.want):
+			t.Errorf("%q: got %+v, %v; want %+v", tc.query, got, err, tc.want)
+		}
+	}
+}
+
+func TestChurnMatchesDocumentedExample(t *testing.T) {
+	want := `{"seed":5,"n":2,"items":[{"id":0,"key":"k5","score":5,"tags":["t0","u0"]},{"id":1,"key":"k6","score":12,"tags":["t1","u1"]}]}`
+	if got := string(ChurnJSON(ChurnParams{Seed: 5, N: 2})); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	// The key wraps at 1000003 and the score at 1000, from a seed near 2^32.
+	r := Churn(ChurnParams{Seed: 4294967295, N: 3})
+	if r.Items[2].Key != "k"+strconv.Itoa(int((4294967295+2)%1000003)) || r.Items[2].Score != (295+14)%1000 {
+		t.Fatalf("wrap-around item: %+v", r.Items[2])
+	}
+}
+
+func TestGCStatsCheck(t *testing.T) {
+	n := func(v int64) *int64 { return &v }
+	f := func(v float64) *float64 { return &v }
+	cases := []struct {
+		name  string
+		stats GCStats
+		want  string // "" or a substring of the problem
+	}{
+		{"go", GCStats{Runtime: "go", LiveObjects: 10, Collections: n(2), Pauses: n(4), PauseP50MS: f(0.1), PauseP99MS: f(0.2), PauseMaxMS: f(0.2)}, ""},
+		{"go before any pause", GCStats{Runtime: "go", Collections: n(0), Pauses: n(0)}, ""},
+		{"go with pauses and no percentiles", GCStats{Runtime: "go", Collections: n(1), Pauses: n(2)}, "is null"},
+		{"go without a pause count", GCStats{Runtime: "go", Collections: n(1)}, "must count its pauses"},
+		{"beam", GCStats{Runtime: "beam", Collections: n(900), LargestProcessGCMS: f(0), LongGCs: n(0)}, ""},
+		{"beam without its largest process gc", GCStats{Runtime: "beam", Collections: n(900)}, "largest_process_gc_ms"},
+		{"rust", GCStats{Runtime: "rust", LiveObjects: 3}, ""},
+		{"rust with pauses", GCStats{Runtime: "rust", Pauses: n(1)}, "no stop-the-world pauses"},
+		{"node with largest process gc", GCStats{Runtime: "node", Pauses: n(0), LargestProcessGCMS: f(1)}, "largest_process_gc_ms"},
+		{"unknown runtime", GCStats{Runtime: "jvm"}, "not one of"},
+		{"negative", GCStats{Runtime: "rust", LiveObjects: -1}, "negative"},
+		{"out of order", GCStats{Runtime: "node", Pauses: n(3), PauseP50MS: f(2), PauseP99MS: f(1), PauseMaxMS: f(3)}, "out of order"},
+	}
+	for _, tc := range cases {
+		got := tc.stats.Check()
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: Check() = %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

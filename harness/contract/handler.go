@@ -40,6 +40,21 @@ func Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, Compute(p))
 	})
+	mux.HandleFunc("GET /gc/churn", func(w http.ResponseWriter, r *http.Request) {
+		p, err := ParseChurnParams(r.URL.Query())
+		if err != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": "validation failed", "field": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, Churn(p))
+	})
+	// The reference holds no live heap and reports no collector of its own.
+	mux.HandleFunc("GET /gc/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, GCStats{Runtime: GCRuntimeNone})
+	})
+	mux.HandleFunc("POST /gc/reset", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /orders/quote", func(w http.ResponseWriter, r *http.Request) {
 		var generic any
 		dec := json.NewDecoder(r.Body)

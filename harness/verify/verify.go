@@ -65,6 +65,10 @@ type expect struct {
 	value any
 	// field, for a 422, is the field the error must name.
 	field string
+	// check, when set, judges the decoded body and says what is wrong.
+	check func(body []byte) string
+	// noBody: the answer has no body (204), so no Content-Type either.
+	noBody bool
 }
 
 func cases() []expect {
@@ -100,7 +104,8 @@ func cases() []expect {
 		c = append(c, expect{name: "invalid order (" + b.field + ")", method: "POST", path: "/orders/quote", body: b.body, status: 422, field: b.field})
 	}
 	c = append(c, expect{name: "malformed json", method: "POST", path: "/orders/quote", body: `{"customer_id":`, status: 400, value: map[string]any{"error": "invalid json"}})
-	return append(c, computeCases()...)
+	c = append(c, computeCases()...)
+	return append(c, gcCases()...)
 }
 
 // computeCases check the compute kernel byte for byte, at its defaults and
@@ -124,6 +129,42 @@ func computeCases() []expect {
 		c = append(c, expect{name: "invalid compute (" + b.query + ")", method: "GET", path: "/compute/rank?" + b.query, status: 422, field: b.field})
 	}
 	return c
+}
+
+// gcCases check the GC load's endpoints: /gc/churn byte for byte and its
+// 422s in seed, n order; /gc/stats's shape (its figures are the runtime's);
+// /gc/reset.
+func gcCases() []expect {
+	var c []expect
+	for _, q := range []string{"", "?seed=5&n=2", "?seed=4294967295&n=10000", "?n=1", "?n=37&seed=999999"} {
+		v, _ := url.ParseQuery(strings.TrimPrefix(q, "?"))
+		p, err := contract.ParseChurnParams(v)
+		if err != nil {
+			panic(fmt.Sprintf("churn case %q: %v", q, err)) // the cases above are valid
+		}
+		c = append(c, expect{name: "churn " + q, method: "GET", path: "/gc/churn" + q, status: 200, exact: contract.ChurnJSON(p)})
+	}
+	bad := []struct{ query, field string }{
+		{"seed=-1", "seed"}, {"seed=4294967296", "seed"}, {"seed=", "seed"}, {"seed=x&n=0", "seed"},
+		{"n=0", "n"}, {"n=10001", "n"}, {"n=%2B5", "n"}, {"n=", "n"},
+	}
+	for _, b := range bad {
+		c = append(c, expect{name: "invalid churn (" + b.query + ")", method: "GET", path: "/gc/churn?" + b.query, status: 422, field: b.field})
+	}
+	stats := func(body []byte) string {
+		var s contract.GCStats
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			return fmt.Sprintf("not a /gc/stats answer (%v): %s", err, clip(body))
+		}
+		return s.Check()
+	}
+	return append(c,
+		expect{name: "gc stats", method: "GET", path: "/gc/stats", status: 200, check: stats},
+		expect{name: "gc reset", method: "POST", path: "/gc/reset", status: 204, noBody: true},
+		expect{name: "gc stats after reset", method: "GET", path: "/gc/stats", status: 200, check: stats},
+	)
 }
 
 func roundTrip(v any) any {
@@ -173,7 +214,7 @@ func run(ctx context.Context, client *http.Client, base string, e expect) Check 
 	if resp.StatusCode != e.status {
 		return fail("%s %s: status %d, want %d (body %s)", e.method, e.path, resp.StatusCode, e.status, clip(got))
 	}
-	if e.name == "health" {
+	if e.name == "health" || e.noBody {
 		c.OK = true
 		return c
 	}
@@ -193,6 +234,10 @@ func run(ctx context.Context, client *http.Client, base string, e expect) Check 
 		}
 		if v["field"] != e.field || v["error"] != "validation failed" {
 			return fail("%s %s: got %s, want {\"error\":\"validation failed\",\"field\":%q}", e.method, e.path, clip(got), e.field)
+		}
+	case e.check != nil:
+		if problem := e.check(got); problem != "" {
+			return fail("%s %s: %s", e.method, e.path, problem)
 		}
 	case e.value != nil:
 		var v any

@@ -87,6 +87,30 @@ func TestRejects(t *testing.T) {
 			}),
 			want: []string{"invalid order (items[1].qty)", `"field":"items[1].qty"`},
 		},
+		{
+			name: "gc stats with a pause figure the BEAM has not",
+			handler: wrap("/gc/stats", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"runtime":"beam","live_objects":5,"collections":3,"pauses":3,"pause_p50_ms":0.1,"pause_p99_ms":0.2,"pause_max_ms":0.3,"largest_process_gc_ms":0,"long_gcs":0}`))
+			}),
+			want: []string{"gc stats", "no stop-the-world pauses"},
+		},
+		{
+			name: "gc stats with an unknown field",
+			handler: wrap("/gc/stats", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"runtime":"rust","live_objects":5,"heap":1}`))
+			}),
+			want: []string{"gc stats", `unknown field "heap"`},
+		},
+		{
+			name: "churn that shares one item",
+			handler: wrap("/gc/churn", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"seed":5,"n":2,"items":[{"id":0,"key":"k5","score":5,"tags":["t0","u0"]},{"id":0,"key":"k5","score":5,"tags":["t0","u0"]}]}`))
+			}),
+			want: []string{"churn ?seed=5&n=2", "body differs"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

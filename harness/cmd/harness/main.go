@@ -30,7 +30,8 @@ commands:
   run        measure a server that is already running (--url, --target, --pid or --container)
   verify     check a running server against the target contract (--url)
   contract   print the reference bytes of /users/{id} (ids as arguments),
-             or with "compute [seed [rounds [top]]]" of /compute/rank
+             or with "compute [seed [rounds [top]]]" of /compute/rank,
+             or with "churn [seed [n]]" of /gc/churn
   targets    list the targets and whether this machine can build them
   setup      install the missing Debian toolchain packages of every target (root)
   report     regenerate summary.md, charts/ and report.md of a run from its results.json
@@ -182,6 +183,9 @@ func contractCmd(args []string) error {
 	if len(args) > 0 && args[0] == "compute" {
 		return computeCmd(args[1:])
 	}
+	if len(args) > 0 && args[0] == "churn" {
+		return churnCmd(args[1:])
+	}
 	if len(args) == 0 {
 		args = []string{"1", "10000"}
 	}
@@ -209,6 +213,23 @@ func computeCmd(args []string) error {
 		return fmt.Errorf("compute: invalid %s (seed 0..4294967295, rounds 1..%d, top 1..%d)", err, contract.ComputeMaxRounds, contract.ComputeMaxTop)
 	}
 	fmt.Printf("%s\n", contract.ComputeJSON(p))
+	return nil
+}
+
+// churnCmd prints /gc/churn's reference answer for seed and n, given in
+// that order (each optional).
+func churnCmd(args []string) error {
+	q := url.Values{}
+	for i, name := range []string{"seed", "n"} {
+		if i < len(args) {
+			q.Set(name, args[i])
+		}
+	}
+	p, err := contract.ParseChurnParams(q)
+	if err != nil {
+		return fmt.Errorf("churn: invalid %s (seed 0..4294967295, n 1..%d)", err, contract.ChurnMaxN)
+	}
+	fmt.Printf("%s\n", contract.ChurnJSON(p))
 	return nil
 }
 
