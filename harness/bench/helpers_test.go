@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -46,6 +47,9 @@ func contractServer() {
 	}
 	fmt.Println(ln.Addr().String())
 	h := contract.Handler()
+	if live := os.Getenv(contract.LiveObjectsEnv); live != "" && os.Getenv("NO_GC") == "" {
+		h = fakeGC(h, live)
+	}
 	dieAfter, _ := strconv.ParseInt(os.Getenv("DIE_AFTER"), 10, 64)
 	var n atomic.Int64
 	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +64,31 @@ func contractServer() {
 		}
 		h.ServeHTTP(w, r)
 	}))
+}
+
+// fakeGC plays a garbage-collected runtime whose every request costs one
+// collection: /gc/stats reports the live objects the environment asked for
+// and, as collections and pauses, the requests served since /gc/reset, so
+// a test can tell exactly which requests a window covered.
+func fakeGC(h http.Handler, live string) http.Handler {
+	var served atomic.Int64
+	liveN, _ := strconv.ParseInt(live, 10, 64)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/gc/reset":
+			served.Store(0)
+			w.WriteHeader(http.StatusNoContent)
+		case "/gc/stats":
+			n := served.Load()
+			p50, p99, mx := 0.01, 0.02, 0.03
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(contract.GCStats{Runtime: contract.GCRuntimeGo, LiveObjects: liveN,
+				Collections: &n, Pauses: &n, PauseP50MS: &p50, PauseP99MS: &p99, PauseMaxMS: &mx})
+		default:
+			served.Add(1)
+			h.ServeHTTP(w, r)
+		}
+	})
 }
 
 // startHelperServer runs the contract server as a separate process, behind

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/calibrate"
+	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
@@ -125,14 +126,14 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 var errTargetExited = errors.New("target exited")
 
 // StartTarget starts a prepared target as a run does (its runtime, the CPU
-// plan, the profile's CFS period and memory limit) and returns a context
+// plan, the profile's CFS period and memory limit, the scenario's env) and returns a context
 // that is cancelled, with cause errTargetExited, as soon as the target
 // dies, so that a step stops at once instead of timing out. stop ends the
 // target and logs a failure to.
-func StartTarget(ctx context.Context, rt runtimes.Runtime, prof *scenario.Profile, plan cpuset.Plan, m *targets.Manifest,
+func StartTarget(ctx context.Context, rt runtimes.Runtime, prof *scenario.Profile, s *scenario.Scenario, plan cpuset.Plan, m *targets.Manifest,
 	logPath, name string) (inst runtimes.Instance, watched context.Context, stop func(logf func(string, ...any)), err error) {
 	inst, err = rt.Start(ctx, m, runtimes.Spec{Plan: plan, QuotaPeriod: prof.QuotaPeriod.D(),
-		MemoryBytes: int64(prof.MemoryLimitMB) << 20, LogPath: logPath, Name: name})
+		MemoryBytes: int64(prof.MemoryLimitMB) << 20, LogPath: logPath, Name: name, Env: s.TargetEnv()})
 	if err != nil {
 		return nil, ctx, nil, err
 	}
@@ -314,7 +315,7 @@ func (r *targetRun) prepare(ctx context.Context) (skipped bool, err error) {
 // returns ends when the target dies.
 func (r *targetRun) start(ctx context.Context) (context.Context, func(func(string, ...any)), error) {
 	o, m, t := r.o, r.m, &r.t
-	inst, ctx, stop, err := StartTarget(ctx, o.Runtime, o.Profile, r.plan, m, r.logPath, o.RunID+"-"+m.Name)
+	inst, ctx, stop, err := StartTarget(ctx, o.Runtime, o.Profile, o.Scenario, r.plan, m, r.logPath, o.RunID+"-"+m.Name)
 	if err != nil {
 		return ctx, nil, err
 	}
@@ -440,11 +441,10 @@ func (r *targetRun) repeat(ctx context.Context) error {
 
 // measure is one repetition: the fixed-rate run, then the peak search.
 func (r *targetRun) measure(ctx context.Context) (*results.Fixed, *peak.Result, error) {
-	obs, ts, err := r.step(ctx, "fixed", r.fixedRate(), r.o.Profile.FixedDuration.D())
+	fixed, err := r.fixed(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fixed-rate run: %w", err)
+		return nil, nil, err
 	}
-	fixed := &results.Fixed{Observation: obs, Sample: ts, CPUPct: 100 * obs.TargetCPU}
 	r.settle(ctx)
 
 	s := r.o.Profile.Search
@@ -464,6 +464,42 @@ func (r *targetRun) measure(ctx context.Context) (*results.Fixed, *peak.Result, 
 		return fixed, &res, fmt.Errorf("peak search: %w", err)
 	}
 	return fixed, &res, nil
+}
+
+// fixed is the fixed-rate run, with the runtime's own GC figures for it
+// where the target reports them.
+func (r *targetRun) fixed(ctx context.Context) (*results.Fixed, error) {
+	gc := newGCWindow(r.inst.URL())
+	gcErr := gc.reset(ctx)
+	obs, ts, err := r.step(ctx, "fixed", r.fixedRate(), r.o.Profile.FixedDuration.D())
+	if err != nil {
+		return nil, fmt.Errorf("fixed-rate run: %w", err)
+	}
+	fixed := &results.Fixed{Observation: obs, Sample: ts, CPUPct: 100 * obs.TargetCPU}
+	if gcErr == nil {
+		fixed.GC, gcErr = gc.read(ctx)
+	}
+	if gcErr != nil {
+		r.p.Logf("%s: no GC figures for the fixed run: %v", r.m.Name, gcErr)
+	} else {
+		r.p.Logf("%s: GC during the fixed run: %s", r.m.Name, gcLine(fixed.GC))
+	}
+	return fixed, nil
+}
+
+// gcLine is a GC report in one line, for the log.
+func gcLine(g *contract.GCStats) string {
+	parts := []string{g.Runtime, fmt.Sprintf("%d live objects", g.LiveObjects)}
+	if g.Collections != nil {
+		parts = append(parts, fmt.Sprintf("%d collections", *g.Collections))
+	}
+	if g.PauseP99MS != nil && g.PauseMaxMS != nil {
+		parts = append(parts, fmt.Sprintf("pause p99 %.3f ms, max %.3f ms", *g.PauseP99MS, *g.PauseMaxMS))
+	}
+	if g.LargestProcessGCMS != nil {
+		parts = append(parts, fmt.Sprintf("largest process GC %.0f ms", *g.LargestProcessGCMS))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func logTail(path string, n int) string {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/scenario"
@@ -36,11 +37,16 @@ func apiScenario(t *testing.T) *scenario.Scenario {
 
 func runBench(t *testing.T, ctx context.Context, root string, p *scenario.Profile) (*results.Run, string) {
 	t.Helper()
+	return runScenario(t, ctx, root, p, apiScenario(t))
+}
+
+func runScenario(t *testing.T, ctx context.Context, root string, p *scenario.Profile, s *scenario.Scenario) (*results.Run, string) {
+	t.Helper()
 	all, err := targets.Discover(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, dir, err := Run(ctx, Options{Targets: all, Profile: p, Scenario: apiScenario(t), Runtime: &runtimes.Local{},
+	run, dir, err := Run(ctx, Options{Targets: all, Profile: p, Scenario: s, Runtime: &runtimes.Local{},
 		ResultsDir: t.TempDir(), RunID: "test-" + strconv.Itoa(os.Getpid()), Progress: testProgress(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -233,5 +239,47 @@ func TestRunRecordsAnUnpinnedTarget(t *testing.T) {
 	}
 	if got := readCSV(t, dir)["loose"]["unpinned"]; got != "true" {
 		t.Errorf("summary.csv loose.unpinned = %q, want true", got)
+	}
+}
+
+// The scenario's env reaches the target, and the runtime's GC figures
+// cover the fixed run exactly: not the verification, the warm-up or the
+// peak search.
+func TestFixedRunCarriesTheRuntimesGCFigures(t *testing.T) {
+	root := t.TempDir()
+	writeTarget(t, root, "collected", "", nil)
+	writeTarget(t, root, "plain", "", map[string]string{"NO_GC": "1"})
+	s := apiScenario(t)
+	s.Env = map[string]string{contract.LiveObjectsEnv: "1234"}
+	prof := tinyProfile()
+	prof.Search.MaxSteps = 1
+	run, dir := runScenario(t, context.Background(), root, prof, s)
+	got := byName(run)
+
+	c := got["collected"]
+	if c.Status != results.StatusOK || c.Fixed == nil || c.Fixed.GC == nil {
+		t.Fatalf("collected: status %s, fixed %+v", c.Status, c.Fixed)
+	}
+	g := c.Fixed.GC
+	if g.LiveObjects != 1234 {
+		t.Errorf("live objects %d, want the scenario's 1234", g.LiveObjects)
+	}
+	if g.Collections == nil || uint64(*g.Collections) != c.Fixed.Step.Requests {
+		t.Errorf("the GC window saw %v requests, the fixed run sent %d", g.Collections, c.Fixed.Step.Requests)
+	}
+	// The plain target is the reference handler alone: it reports no
+	// collector, and its GC cells stay empty.
+	p := got["plain"]
+	if p.Fixed == nil || p.Fixed.GC == nil || p.Fixed.GC.Runtime != contract.GCRuntimeNone {
+		t.Fatalf("plain: %+v", p.Fixed)
+	}
+	rows := readCSV(t, dir)
+	if want := strconv.FormatUint(c.Fixed.Step.Requests, 10); rows["collected"]["gc_collections"] != want || rows["collected"]["gc_pause_p99_ms"] != "0.020" {
+		t.Errorf("collected: gc_collections %q (want %s), gc_pause_p99_ms %q", rows["collected"]["gc_collections"], want, rows["collected"]["gc_pause_p99_ms"])
+	}
+	for _, col := range []string{"gc_collections", "gc_pause_p99_ms", "gc_pause_max_ms", "gc_largest_process_ms"} {
+		if v := rows["plain"][col]; v != "" {
+			t.Errorf("plain: %s = %q, want empty (no collector reported)", col, v)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/calibrate"
+	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
@@ -70,6 +71,10 @@ type Fixed struct {
 	Sample sample.Stats `json:"target"`
 	// CPUPct is the target's mean CPU as % of its vCPU budget.
 	CPUPct float64 `json:"cpu_pct"`
+	// GC is what the target's runtime reports of its collections during
+	// this run (GET /gc/stats after a POST /gc/reset just before it); nil
+	// when the target does not answer them.
+	GC *contract.GCStats `json:"gc,omitempty"`
 }
 
 // Target is one target's record in results.json.

@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/peak"
 )
 
@@ -35,6 +36,13 @@ const (
 	FigRSSFixedMeanMB = "rss_fixed_mean_mb"
 	FigRSSFixedPeakMB = "rss_fixed_peak_mb"
 	FigPSSFixedMeanMB = "pss_fixed_mean_mb"
+	// The fixed run's tail over its median, and the runtime's own GC
+	// figures (Fixed.GC).
+	FigP999OverP50     = "p999_over_p50"
+	FigGCCollections   = "gc_collections"
+	FigGCPauseP99      = "gc_pause_p99_ms"
+	FigGCPauseMax      = "gc_pause_max_ms"
+	FigGCLargestProcGC = "gc_largest_process_ms"
 	// FigReleaseMB is the size of the target's release: a property of its
 	// build, not of a repetition.
 	FigReleaseMB = "release_mb"
@@ -88,8 +96,37 @@ func figureOf(r Repeat, name string) (float64, bool) {
 		return s.Vegeta.P95, true
 	case FigLoaderCPU:
 		return 100 * f.LoaderCPU, true
+	case FigP999OverP50:
+		return s.Corrected.P999 / s.Corrected.P50, s.Corrected.P50 > 0
 	}
-	return 0, false
+	return gcFigure(f.GC, name)
+}
+
+// gcFigure reads a figure of the runtime's GC report; false where the
+// runtime has no such figure (Rust has no collector; the BEAM has no pause
+// that stops every process).
+func gcFigure(g *contract.GCStats, name string) (float64, bool) {
+	if g == nil {
+		return 0, false
+	}
+	var v *float64
+	switch name {
+	case FigGCCollections:
+		if g.Collections == nil {
+			return 0, false
+		}
+		return float64(*g.Collections), true
+	case FigGCPauseP99:
+		v = g.PauseP99MS
+	case FigGCPauseMax:
+		v = g.PauseMaxMS
+	case FigGCLargestProcGC:
+		v = g.LargestProcessGCMS
+	}
+	if v == nil {
+		return 0, false
+	}
+	return *v, true
 }
 
 // Repetitions returns the target's measurements: its repeats, or for a run

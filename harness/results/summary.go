@@ -41,6 +41,12 @@ type Row struct {
 	// P999, Max and Over10ms are the fixed run's tail: p99.9 and the
 	// slowest request (ms, corrected) and how many took over 10 ms.
 	P999, Max, Over10ms float64
+	// P999OverP50 is the fixed run's p99.9 over its p50 (-1: no p50).
+	// GCCollections, GCPauseP99, GCPauseMax and GCLargestProcess are the
+	// runtime's own GC figures during the fixed run (Fixed.GC); -1 where
+	// the runtime has no such figure or the target did not report them.
+	P999OverP50                                          float64
+	GCCollections, GCPauseP99, GCPauseMax, GCLargestProc float64
 	// Repeats is how many repetitions the figures are the median of.
 	Repeats int
 	// Unpinned: the budget was not enforced (Target.Unpinned).
@@ -77,6 +83,16 @@ func SummaryRow(t Target) Row {
 			r.PSSFixedMeanMB = f.Sample.PSSMeanMB
 		}
 	}
+	r.P999OverP50, r.GCCollections, r.GCPauseP99, r.GCPauseMax, r.GCLargestProc = -1, -1, -1, -1, -1
+	for _, m := range []struct {
+		fig string
+		v   *float64
+	}{{FigP999OverP50, &r.P999OverP50}, {FigGCCollections, &r.GCCollections}, {FigGCPauseP99, &r.GCPauseP99},
+		{FigGCPauseMax, &r.GCPauseMax}, {FigGCLargestProcGC, &r.GCLargestProc}} {
+		if s := t.Spread(m.fig); s.N > 0 {
+			*m.v = s.Median
+		}
+	}
 	r.LoaderAddedP95 = -1
 	if t.Fixed != nil && t.Fixed.LoaderAdded != nil {
 		r.LoaderAddedP95 = t.Fixed.LoaderAdded.P95
@@ -107,7 +123,8 @@ var CSVHeader = []string{"target", "status", "vcpus", "peak_rps", "peak_bound", 
 	"runtime", "peak_rps_per_vcpu", "vegeta_p95_ms", "co_diverges", "loader_cpu_pct", "reason",
 	"loader_added_p95_ms", "loader_capacity_rps", "unpinned",
 	"rss_fixed_mean_mb", "rss_fixed_peak_mb", "pss_fixed_mean_mb", "release_mb",
-	"p999_ms", "max_ms", "over_10ms"}
+	"p999_ms", "max_ms", "over_10ms",
+	"p999_over_p50", "gc_collections", "gc_pause_p99_ms", "gc_pause_max_ms", "gc_largest_process_ms"}
 
 // WriteCSV writes summary.csv.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -123,7 +140,8 @@ func WriteCSV(w io.Writer, run *Run) error {
 			r.Runtime, f(r.PeakPerVCPU(), 0), f(r.VegetaP95, 3), strconv.FormatBool(r.CODiverges), f(r.LoaderCPU, 1), r.Reason,
 			optional(r.LoaderAddedP95, 3), optional(run.Manifest.LoaderCapacity(), 0), strconv.FormatBool(r.Unpinned),
 			f(r.RSSFixedMeanMB, 1), f(r.RSSFixedPeakMB, 1), optional(r.PSSFixedMeanMB, 1), optional(r.ReleaseMB, 1),
-			f(r.P999, 3), f(r.Max, 3), f(r.Over10ms, 0)}
+			f(r.P999, 3), f(r.Max, 3), f(r.Over10ms, 0),
+			orEmpty(r.P999OverP50, 2), orEmpty(r.GCCollections, 0), orEmpty(r.GCPauseP99, 3), orEmpty(r.GCPauseMax, 3), orEmpty(r.GCLargestProc, 0)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write csv row %s: %w", r.Target, err)
 		}
@@ -135,6 +153,15 @@ func WriteCSV(w io.Writer, run *Run) error {
 // optional formats v, or an empty cell when it was not measured (<= 0).
 func optional(v float64, prec int) string {
 	if v < 0 || v == 0 && prec == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+// orEmpty formats v, or an empty cell for a figure not measured (< 0);
+// unlike optional, a measured 0 is written.
+func orEmpty(v float64, prec int) string {
+	if v < 0 {
 		return ""
 	}
 	return strconv.FormatFloat(v, 'f', prec, 64)

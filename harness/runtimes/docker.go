@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -297,14 +298,15 @@ func (d *Docker) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Ins
 	}
 	inst.provider = provider
 	runID := strings.TrimSuffix(spec.Name, "-"+m.Name)
+	env := maps.Clone(spec.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["PORT"], env["HOST"], env["VCPUS"] = strconv.Itoa(port), "127.0.0.1", strconv.Itoa(spec.Plan.Workers())
 	req := testcontainers.ContainerRequest{
-		Image: img.Tag,
-		Name:  "bench-" + spec.Name,
-		Env: map[string]string{
-			"PORT":  strconv.Itoa(port),
-			"HOST":  "127.0.0.1",
-			"VCPUS": strconv.Itoa(spec.Plan.Workers()),
-		},
+		Image:  img.Tag,
+		Name:   "bench-" + spec.Name,
+		Env:    env,
 		Labels: Labels(runID, m.Name),
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.NetworkMode = "host"

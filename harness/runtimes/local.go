@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -135,6 +136,7 @@ func (l *Local) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Inst
 		return nil, fmt.Errorf("find a free port: %w", err)
 	}
 	env := buildEnv(m)
+	maps.Copy(env, spec.Env)
 	env["PORT"] = strconv.Itoa(port)
 	env["HOST"] = "127.0.0.1"
 	env["VCPUS"] = strconv.Itoa(spec.Plan.Workers())

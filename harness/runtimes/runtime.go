@@ -21,6 +21,9 @@ type Spec struct {
 	LogPath string
 	// Name makes cgroup and container names unique to the run.
 	Name string
+	// Env is the scenario's environment for the target (scenario.Env), on
+	// top of the manifest's; PORT, HOST and VCPUS are the runtime's.
+	Env map[string]string
 }
 
 // Instance is a started target.

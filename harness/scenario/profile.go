@@ -90,6 +90,9 @@ func (p *Profile) Apply(s *Scenario) {
 	if s.StartRatePerVCPU > 0 {
 		p.Search.StartPerVCPU = s.StartRatePerVCPU
 	}
+	if s.FixedDuration > 0 {
+		p.FixedDuration = s.FixedDuration
+	}
 }
 
 // minConnections is the fewest connections a per-vCPU cap leaves a target.

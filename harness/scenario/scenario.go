@@ -5,7 +5,10 @@ package scenario
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -35,7 +38,18 @@ type Scenario struct {
 	// milliseconds of CPU needs its own (Profile.Apply).
 	FixedRatePerVCPU float64 `yaml:"fixed_rate_per_vcpu,omitempty" json:"fixed_rate_per_vcpu,omitempty"`
 	StartRatePerVCPU float64 `yaml:"start_rate_per_vcpu,omitempty" json:"start_rate_per_vcpu,omitempty"`
+	// FixedDuration, when set, replaces the profile's fixed-run length: a
+	// tail figure such as p99.9 needs many more requests than a p95.
+	FixedDuration Duration `yaml:"fixed_duration,omitempty" json:"fixed_duration,omitempty"`
+	// Env is given to every target's process (or container) on top of its
+	// own: what the scenario asks the targets to set up, such as the GC
+	// load's live heap (GC_LIVE_OBJECTS). The harness's own variables
+	// (PORT, HOST, VCPUS, BENCH_*) cannot be set here.
+	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 }
+
+// envName is what a scenario may name in env.
+var envName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 
 // LoadScenario reads scenarios/<name>.yaml below dir.
 func LoadScenario(dir, name string) (*Scenario, error) {
@@ -63,6 +77,17 @@ func (s *Scenario) validate(path string) error {
 	if s.StartRatePerVCPU < 0 {
 		return &FieldError{path, "start_rate_per_vcpu", fmt.Sprintf("must not be negative, got %g", s.StartRatePerVCPU)}
 	}
+	if s.FixedDuration < 0 {
+		return &FieldError{path, "fixed_duration", fmt.Sprintf("must not be negative, got %s", s.FixedDuration.D())}
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+		switch {
+		case !envName.MatchString(k):
+			return &FieldError{path, "env." + k, "must be an upper-case environment variable name (A-Z, 0-9, _)"}
+		case k == "PORT" || k == "HOST" || k == "VCPUS" || strings.HasPrefix(k, "BENCH_"):
+			return &FieldError{path, "env." + k, "is set by the harness itself"}
+		}
+	}
 	if s.Connections < 0 {
 		return &FieldError{path, "connections", fmt.Sprintf("must not be negative, got %d", s.Connections)}
 	}
@@ -82,4 +107,13 @@ func (s *Scenario) validate(path string) error {
 		}
 	}
 	return nil
+}
+
+// TargetEnv is the environment the scenario gives every target; nil for
+// none (also for a nil scenario).
+func (s *Scenario) TargetEnv() map[string]string {
+	if s == nil {
+		return nil
+	}
+	return s.Env
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestShippedFilesLoad(t *testing.T) {
@@ -147,6 +148,41 @@ func TestReferenceCoversItsScenarios(t *testing.T) {
 	for scen, want := range map[string]bool{"api": true, "json": true, "compute": false} {
 		if got := ref.Covers(scen); got != want {
 			t.Errorf("article covers %s: %v, want %v", scen, got, want)
+		}
+	}
+}
+
+func TestScenarioEnvAndFixedDuration(t *testing.T) {
+	cases := []struct {
+		yaml, field string // field "": loads
+	}{
+		{"env: {GC_LIVE_OBJECTS: \"5\"}\nfixed_duration: 60s\n", ""},
+		{"env: {gc_live: \"5\"}\n", "env.gc_live"},
+		{"env: {PORT: \"80\"}\n", "env.PORT"},
+		{"env: {BENCH_CPUS: \"0\"}\n", "env.BENCH_CPUS"},
+		{"fixed_duration: -1s\n", "fixed_duration"},
+	}
+	for _, tc := range cases {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "s.yaml")
+		body := "name: s\nrequests:\n  - {weight: 1, method: GET, path: /json}\n" + tc.yaml
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := LoadScenario(dir, "s")
+		if tc.field != "" {
+			if err == nil || !strings.Contains(err.Error(), path+": field "+tc.field) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%q: got %v, want one line naming %s and field %s", tc.yaml, err, path, tc.field)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		p := &Profile{FixedDuration: Duration(10 * time.Second)}
+		p.Apply(s)
+		if p.FixedDuration.D() != time.Minute || s.TargetEnv()["GC_LIVE_OBJECTS"] != "5" {
+			t.Errorf("fixed duration %s, env %v", p.FixedDuration.D(), s.TargetEnv())
 		}
 	}
 }

@@ -17,10 +17,6 @@ func loadRun(root, profile, scen string, dur time.Duration) (*scenario.Profile, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if dur > 0 {
-		p.Step, p.FixedDuration = scenario.Duration(dur), scenario.Duration(dur)
-		p.Warmup = min(p.Warmup, scenario.Duration(dur))
-	}
 	if scen != "" {
 		p.Scenario = scen
 	}
@@ -29,6 +25,11 @@ func loadRun(root, profile, scen string, dur time.Duration) (*scenario.Profile, 
 		return nil, nil, nil, err
 	}
 	p.Apply(s)
+	// -duration is the user's word and wins over the scenario's lengths.
+	if dur > 0 {
+		p.Step, p.FixedDuration = scenario.Duration(dur), scenario.Duration(dur)
+		p.Warmup = min(p.Warmup, scenario.Duration(dur))
+	}
 	ref, err := scenario.LoadReference(dir, "article")
 	if err != nil {
 		return nil, nil, nil, err
