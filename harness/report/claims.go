@@ -127,7 +127,8 @@ func perInstance(fig string) bool {
 // peak search, a load no published memory figure was measured at.
 var claimFigures = []string{results.FigPeakRPS, results.FigP50, results.FigP95, results.FigP99, results.FigCPUPct,
 	results.FigRSSMeanMB, results.FigRSSFixedMeanMB, results.FigRSSFixedPeakMB, results.FigPSSFixedMeanMB,
-	results.FigReleaseMB}
+	results.FigReleaseMB, results.FigP999, results.FigMax, results.FigP999OverP50,
+	results.FigGCPauseP99, results.FigGCPauseMax, results.FigGCLargestProcGC}
 
 // LoadClaims reads and checks a claims file.
 func LoadClaims(path string) (*Claims, error) {

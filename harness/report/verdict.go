@@ -228,6 +228,18 @@ func figureLabel(fig string) (label, unit string) {
 		return "peak", " req/s"
 	case results.FigP50, results.FigP95, results.FigP99:
 		return strings.TrimSuffix(fig, "_ms") + " at the fixed rate", " ms"
+	case results.FigP999:
+		return "p99.9 at the fixed rate", " ms"
+	case results.FigMax:
+		return "slowest request at the fixed rate", " ms"
+	case results.FigP999OverP50:
+		return "p99.9 / p50 at the fixed rate", "×"
+	case results.FigGCPauseP99:
+		return "the runtime's GC pause p99 during the fixed run", " ms"
+	case results.FigGCPauseMax:
+		return "the runtime's longest GC pause during the fixed run", " ms"
+	case results.FigGCLargestProcGC:
+		return "the longest single-process GC during the fixed run", " ms"
 	case results.FigCPUPct:
 		return "CPU at the fixed rate", "% of the budget"
 	case results.FigRSSMeanMB, results.FigRSSFixedMeanMB:

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/results"
@@ -501,5 +502,57 @@ func TestClaimsAreJudgedOnTheirScenario(t *testing.T) {
 	}
 	if r := got["peak-ratio-chi-fastify"].Rule; !strings.Contains(r, "scenario compute") {
 		t.Errorf("peak-ratio-chi-fastify: rule %q, want it to say the run's scenario", r)
+	}
+}
+
+// The GC-tail claims are judged on a gc run's tail ratios and the
+// runtime's own pause figures, never on a target that has none.
+func TestGCClaims(t *testing.T) {
+	c, err := LoadClaims(filepath.Join("..", "..", "scenarios", "claims", "article.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := 1.0 / 3
+	withTail := func(name string, p50, p99, p999 float64, gc *contract.GCStats) results.Target {
+		tg := tgt(name, third, "target", map[string][]float64{results.FigPeakRPS: {1000}, results.FigP50: {p50}, results.FigP99: {p99}})
+		tg.Fixed.Step.Corrected.P999, tg.Fixed.GC = p999, gc
+		return tg
+	}
+	goGC := func(p99 float64) *contract.GCStats {
+		n, p50, mx := int64(40), p99/4, p99*1.5
+		return &contract.GCStats{Runtime: contract.GCRuntimeGo, Collections: &n, Pauses: &n, PauseP50MS: &p50, PauseP99MS: &p99, PauseMaxMS: &mx}
+	}
+	zero, long := 0.0, int64(0)
+	beam := &contract.GCStats{Runtime: contract.GCRuntimeBEAM, Collections: &long, LargestProcessGCMS: &zero, LongGCs: &long}
+	cases := []struct {
+		name string
+		run  *results.Run
+		want map[string]string
+	}{
+		{"claims hold", runOf(third,
+			withTail("chi", 0.5, 2, 8, goGC(0.3)), withTail("erlang", 1, 2.5, 5, beam),
+			withTail("axum", 0.3, 0.6, 0.9, &contract.GCStats{Runtime: contract.GCRuntimeRust}), skipped("phoenix")),
+			map[string]string{"beam-gc-consistent": Holds, "go-gc-submillisecond": Holds, "rust-no-gc-p99": Holds,
+				"beam-gc-consistent-phoenix": NotMeasured, "rust-sub-ms-p99": NotMeasured}},
+		{"claims fail", runOf(third,
+			withTail("chi", 0.5, 2, 4, goGC(1.4)), withTail("erlang", 0.5, 3, 10, beam),
+			withTail("axum", 0.3, 1.6, 2, &contract.GCStats{Runtime: contract.GCRuntimeRust})),
+			map[string]string{"beam-gc-consistent": DoesNotHold, "go-gc-submillisecond": DoesNotHold, "rust-no-gc-p99": DoesNotHold}},
+		{"no GC report", runOf(third, withTail("chi", 0.5, 2, 8, nil), withTail("erlang", 1, 2.5, 5, beam)),
+			map[string]string{"go-gc-submillisecond": NotMeasured, "beam-gc-consistent": Holds}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run.Manifest.Scenario = &scenario.Scenario{Name: "gc"}
+			got := map[string]Verdict{}
+			for _, v := range Judge(tc.run, c) {
+				got[v.Claim.ID] = v
+			}
+			for id, want := range tc.want {
+				if v := got[id]; v.Verdict != want {
+					t.Errorf("%s: %q, want %q (rule %s; notes %v)", id, v.Text(), want, v.Rule, v.Notes)
+				}
+			}
+		})
 	}
 }
