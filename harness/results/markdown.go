@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/scenario"
 )
@@ -84,6 +85,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	if m.Reference != nil {
 		fmt.Fprintf(&b, "\nArticle figures: %s (%.0f vCPUs).\n", m.Reference.Source, m.Reference.VCPUs)
 	}
+	writeTail(&b, run)
 	writeRepetitions(&b, run)
 	var notes []string
 	for _, t := range run.Targets {
@@ -107,6 +109,48 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeTail is the fixed run's tail beside what each runtime says of its
+// own garbage collection, when any target reported a collector.
+func writeTail(b *strings.Builder, run *Run) {
+	any := false
+	for _, t := range run.Targets {
+		any = any || t.Status == StatusOK && t.Fixed != nil && t.Fixed.GC != nil && t.Fixed.GC.Runtime != contract.GCRuntimeNone
+	}
+	if !any {
+		return
+	}
+	b.WriteString("\n## Tail latency and garbage collection (fixed-rate run)\n\n")
+	b.WriteString("| target | p50 ms | p99 ms | p99.9 ms | max ms | > 10 ms | p99.9 / p50 | runtime | live objects | collections | GC pause p99 / max ms | largest process GC ms |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|\n")
+	for _, t := range run.Targets {
+		if t.Status != StatusOK || t.Fixed == nil {
+			continue
+		}
+		r := SummaryRow(t)
+		runtime, live := "–", "–"
+		if g := t.Fixed.GC; g != nil {
+			runtime, live = g.Runtime, fmt.Sprintf("%d", g.LiveObjects)
+		}
+		pause := "–"
+		if r.GCPauseP99 >= 0 && r.GCPauseMax >= 0 {
+			pause = fmt.Sprintf("%.3f / %.3f", r.GCPauseP99, r.GCPauseMax)
+		}
+		fmt.Fprintf(b, "| %s | %.2f | %.2f | %.2f | %.2f | %.0f | %s | %s | %s | %s | %s | %s |\n", r.Target, r.P50, r.P99, r.P999, r.Max,
+			r.Over10ms, dashed(r.P999OverP50, "%.1f"), runtime, live, dashed(r.GCCollections, "%.0f"), pause, dashed(r.GCLargestProc, "%.0f"))
+	}
+	b.WriteString("\nLatencies are the target's, from each request's intended send time, with the loader's calibrated share in them (above). " +
+		"The GC columns are each runtime's own account of the fixed run (`GET /gc/stats` after `POST /gc/reset`; results/README.md): " +
+		"Go's and Node's stop-the-world pauses; the BEAM has none that stops every process, and reports instead its longest single-process collection of 1 ms or more (0: none); Rust has no collector.\n")
+}
+
+// dashed formats v, or – for a figure not measured (< 0).
+func dashed(v float64, format string) string {
+	if v < 0 {
+		return "–"
+	}
+	return fmt.Sprintf(format, v)
 }
 
 // writeUnpinned says in bold which targets ran without their budget: the

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/benchharness/harness/harness/calibrate"
+	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/scenario"
@@ -256,5 +257,51 @@ func TestCSVHasTheFixedRunsTail(t *testing.T) {
 	row := func(name string) string { return recs[1][col[name]] }
 	if row("p999_ms") != "7.500" || row("max_ms") != "31.250" || row("over_10ms") != "12" {
 		t.Fatalf("tail columns p999_ms=%q max_ms=%q over_10ms=%q, want 7.500, 31.250, 12", row("p999_ms"), row("max_ms"), row("over_10ms"))
+	}
+}
+
+// A runtime's GC report lands in summary.csv and summary.md; figures the
+// runtime does not have stay empty, a measured 0 does not.
+func TestGCFiguresInCSVAndMarkdown(t *testing.T) {
+	n, zero := int64(40), int64(0)
+	p50, p99, mx, none := 0.05, 0.25, 0.4, 0.0
+	goRun, beamRun := fixture(), fixture()
+	f := *goRun.Targets[0].Fixed
+	f.Step.Corrected.P999 = 5
+	f.GC = &contract.GCStats{Runtime: contract.GCRuntimeGo, LiveObjects: 2000000, Collections: &n, Pauses: &n,
+		PauseP50MS: &p50, PauseP99MS: &p99, PauseMaxMS: &mx}
+	goRun.Targets[0].Fixed = &f
+	g := f
+	g.GC = &contract.GCStats{Runtime: contract.GCRuntimeBEAM, LiveObjects: 2000000, Collections: &n, LargestProcessGCMS: &none, LongGCs: &zero}
+	beamRun.Targets[0].Fixed = &g
+	cases := []struct {
+		name string
+		run  *Run
+		want map[string]string
+		md   string
+	}{
+		{"go", goRun, map[string]string{"p999_over_p50": "10.00", "gc_collections": "40", "gc_pause_p99_ms": "0.250", "gc_pause_max_ms": "0.400", "gc_largest_process_ms": ""},
+			"| chi | 0.50 | 2.00 | 5.00 | 0.00 | 0 | 10.0 | go | 2000000 | 40 | 0.250 / 0.400 | – |"},
+		{"beam", beamRun, map[string]string{"gc_pause_p99_ms": "", "gc_pause_max_ms": "", "gc_largest_process_ms": "0"},
+			"| chi | 0.50 | 2.00 | 5.00 | 0.00 | 0 | 10.0 | beam | 2000000 | 40 | – | 0 |"},
+	}
+	for _, tc := range cases {
+		recs, col := csvOf(t, tc.run)
+		for c, want := range tc.want {
+			if got := recs[1][col[c]]; got != want {
+				t.Errorf("%s: %s = %q, want %q", tc.name, c, got, want)
+			}
+		}
+		var b strings.Builder
+		if err := WriteMarkdown(&b, tc.run); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.md) {
+			t.Errorf("%s: summary.md lacks the row %q:\n%s", tc.name, tc.md, b.String())
+		}
+	}
+	var b strings.Builder
+	if err := WriteMarkdown(&b, fixture()); err != nil || strings.Contains(b.String(), "garbage collection") {
+		t.Errorf("a run with no GC report has a GC section (%v)", err)
 	}
 }
