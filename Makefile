@@ -6,6 +6,7 @@
 # make report [RUN=results/<id>]  redo summary.md, charts/ and report.md from results.json
 # make nightly [BASELINE=<run>]   bench + report + compare against BASELINE (docs/nightly.md)
 # make bench SCENARIO=compute      raw compute: the contract's compute kernel, judged on the compute claims
+# make bench SCENARIO=gc           GC tails: a large live heap, allocation-heavy requests, 60 s at a moderate rate
 # make bench CALIBRATE=0          skip the loader's calibration (README: How accurate is it)
 # make calibrate                  measure the loader against an instant reference server
 # make loader-bench               the loader beside wrk against the same reference server

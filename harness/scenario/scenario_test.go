@@ -19,6 +19,11 @@ func TestShippedFilesLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, name := range []string{"api", "json", "compute", "gc"} {
+		if _, err := LoadScenario(dir, name); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ref, err := LoadReference(dir, "article")
 	if err != nil {
 		t.Fatal(err)
