@@ -109,6 +109,11 @@ func WriteCharts(run *results.Run, dir string) ([]Chart, error) {
 		}
 		charts = append(charts, c)
 	}
+	if isHold(run) {
+		c, render := connectionsChart(run, cols)
+		add(c, LatencyChartWidth, LatencyChartHeight, render)
+		return charts, errors.Join(errs...)
+	}
 	for _, spec := range barSpecs(run) {
 		c, render := barChart(run, spec, cols)
 		add(c, BarChartWidth, BarChartHeight, render)

@@ -10,9 +10,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/results"
+	"github.com/benchharness/harness/harness/sample"
+	"github.com/benchharness/harness/harness/scenario"
 )
 
 func TestChartsHaveTheirSizeInPNGAndSVG(t *testing.T) {
@@ -218,5 +222,50 @@ func TestSpectrumChart(t *testing.T) {
 		if hex := fmt.Sprintf("#%02X%02X%02X", col.R, col.G, col.B); !bytes.Contains(svg, []byte("stroke:"+hex)) {
 			t.Errorf("%s is not drawn in its colour %s", tg.Name, hex)
 		}
+	}
+}
+
+// A connection-scale run has the connections chart and none of the peak
+// search's, and its summary.md has the hold tables.
+func TestConnectionsChartAndTables(t *testing.T) {
+	step := func(n int, rssMB, p99 float64, pass bool) peak.HoldStep {
+		s := peak.HoldStep{Connections: n, Held: n, Pass: pass,
+			Probe: &peak.Observation{Step: load.Step{Success: 1, Corrected: load.Latency{P50: p99 / 3, P99: p99}}, Target: &sample.Stats{RSSMeanMB: rssMB}}}
+		if !pass {
+			s.Held, s.Why, s.Limit = n-7, "held 7 fewer", peak.BoundTarget
+		}
+		return s
+	}
+	res := peak.SummariseHold([]peak.HoldStep{step(1000, 30, 1, true), step(2000, 40, 2, true), step(5000, 70, 90, false)})
+	run := &results.Run{Manifest: &results.Manifest{RunID: "h", VCPUs: 1.0 / 3, Profile: &scenario.Profile{Name: "quick", FixedRatePerVCPU: 300},
+		Scenario: &scenario.Scenario{Name: "connections", Hold: &scenario.Hold{Steps: []int{1000, 2000, 5000}, Path: "/json",
+			Every: scenario.Duration(5 * time.Second), Measure: scenario.Duration(10 * time.Second), SLOP99: scenario.Duration(50 * time.Millisecond)}}},
+		Targets: []results.Target{{Name: "chi", Status: results.StatusOK, VCPUs: 1.0 / 3, Hold: &res}, {Name: "phoenix", Status: results.StatusSkipped, Reason: "no deps"}}}
+	charts, err := WriteCharts(run, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(charts) != 1 || charts[0].Name != "connections" {
+		t.Fatalf("charts %+v, want the connections chart alone", charts)
+	}
+	var b strings.Builder
+	if err := results.WriteMarkdown(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| chi | ok | 2000 | target | 10.24 | 2.00 |", "| chi | 5000 | 4993 | 0 / 0 | 30.00 / 90.00", "**target**: held 7 fewer"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, b.String())
+		}
+	}
+	claims, err := LoadClaims(filepath.Join("..", "..", "scenarios", "claims", "article.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep strings.Builder
+	if err := WriteReport(&rep, run, charts, claims, Judge(run, claims)); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| chi | ok | 0.33 | 2000 | target | 10.2 | 2 |"; !strings.Contains(rep.String(), want) {
+		t.Errorf("report.md lacks %q:\n%s", want, rep.String())
 	}
 }

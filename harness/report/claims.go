@@ -68,6 +68,10 @@ type Claim struct {
 	// subject (raw compute judged by a JSON API's req/s), so a verdict is
 	// never read as more than it is.
 	Proxy string `yaml:"proxy"`
+	// Extrapolated says how a measured figure is carried to the claim's
+	// scale (RSS per connection times two million); the verdict is marked
+	// "(extrapolated)".
+	Extrapolated string `yaml:"extrapolated"`
 	// NotMeasured says why no scenario measures the claim: its verdict is
 	// then "not measured" whatever the run.
 	NotMeasured string `yaml:"not_measured"`
@@ -125,7 +129,7 @@ func perInstance(fig string) bool {
 // claimFigures are the figures a claim may be about. Memory is the fixed
 // run's alone: rss_peak_mb spans the warm-up and the overload steps of the
 // peak search, a load no published memory figure was measured at.
-var claimFigures = []string{results.FigPeakRPS, results.FigP50, results.FigP95, results.FigP99, results.FigCPUPct,
+var claimFigures = []string{results.FigMaxConnections, results.FigRSSPerConnKB, results.FigP99AtMaxMS, results.FigPeakRPS, results.FigP50, results.FigP95, results.FigP99, results.FigCPUPct,
 	results.FigRSSMeanMB, results.FigRSSFixedMeanMB, results.FigRSSFixedPeakMB, results.FigPSSFixedMeanMB,
 	results.FigReleaseMB, results.FigP999, results.FigMax, results.FigP999OverP50,
 	results.FigGCPauseP99, results.FigGCPauseMax, results.FigGCLargestProcGC}

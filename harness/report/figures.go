@@ -74,6 +74,9 @@ func measure(run *results.Run, name, fig string, scale float64) Measured {
 		m.LowerBound = peak.LowerBound(t.Peak.Bound)
 		m.LoaderBoundReps = t.LoaderBoundRepeats()
 	}
+	if fig == results.FigMaxConnections && t.Hold != nil {
+		m.LowerBound = t.Hold.LowerBound()
+	}
 	m.OK = true
 	m.Value = s.Median * scale
 	m.Spread = scaleSpread(s, scale)

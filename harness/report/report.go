@@ -185,6 +185,10 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func writeFigures(b *strings.Builder, run *results.Run) {
+	if isHold(run) {
+		writeHoldFigures(b, run)
+		return
+	}
 	b.WriteString("Medians over repetitions; with repetitions, the cell adds min–max. `≥` marks a loader-bound peak (a lower bound).\n\n")
 	b.WriteString("| target | status | vCPU | n | peak req/s | peak / vCPU | p50 ms | p95 ms | p99 ms | CPU % | RSS peak MB |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
@@ -214,6 +218,30 @@ func writeFigures(b *strings.Builder, run *results.Run) {
 		fmt.Fprintf(b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", t.Name, status, fmtNum(t.VCPUs), len(t.Repetitions()),
 			cell(results.FigPeakRPS, 1), cell(results.FigPeakRPS, perVCPU(run, t.Name)), cell(results.FigP50, 1), cell(results.FigP95, 1),
 			cell(results.FigP99, 1), cell(results.FigCPUPct, 1), cell(results.FigRSSPeakMB, 1))
+	}
+}
+
+// writeHoldFigures is a connection-scale run's figures: the most
+// connections each target held, whose limit ended it, and what they cost.
+func writeHoldFigures(b *strings.Builder, run *results.Run) {
+	b.WriteString("`≥` marks a count ended by the loader's or the kernel's limit, or by the last step: a lower bound. summary.md has every step.\n\n")
+	b.WriteString("| target | status | vCPU | max connections | bound | RSS per connection KiB | probe p99 ms at max | RSS peak MB |\n")
+	b.WriteString("|---|---|--:|--:|---|--:|--:|--:|\n")
+	for _, t := range run.Targets {
+		if t.Status != results.StatusOK || t.Hold == nil {
+			fmt.Fprintf(b, "| %s | %s | %s | – | – | – | – | – |\n", t.Name, t.Status, fmtNum(t.VCPUs))
+			continue
+		}
+		h := t.Hold
+		max := fmt.Sprintf("%d", h.MaxConnections)
+		if h.LowerBound() {
+			max = "≥ " + max
+		}
+		perConn := "–"
+		if h.RSSPerConnKB > 0 {
+			perConn = fmtNum(h.RSSPerConnKB)
+		}
+		fmt.Fprintf(b, "| %s | ok | %s | %s | %s | %s | %s | %s |\n", t.Name, fmtNum(t.VCPUs), max, h.Bound, perConn, fmtNum(h.P99AtMaxMS), fmtNum(t.RSSPeakMB))
 	}
 }
 

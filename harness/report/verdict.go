@@ -106,6 +106,9 @@ func judge(run *results.Run, c *Claims, cl *Claim) Verdict {
 	if cl.Proxy != "" {
 		v.Notes = append(v.Notes, "measured by proxy: "+cl.Proxy)
 	}
+	if cl.Extrapolated != "" {
+		v.Notes = append(v.Notes, "extrapolated: "+cl.Extrapolated)
+	}
 	switch {
 	case cl.NotMeasured != "":
 		v.Verdict, v.Rule = NotMeasured, "none: "+cl.NotMeasured
@@ -126,6 +129,9 @@ func judge(run *results.Run, c *Claims, cl *Claim) Verdict {
 		judgeOrder(run, cl, &v)
 	}
 	v.unpinned(run, cl)
+	if cl.Extrapolated != "" && v.Verdict != NotMeasured && v.Detail == "" {
+		v.Detail = "(extrapolated)"
+	}
 	return v
 }
 
@@ -234,6 +240,12 @@ func figureLabel(fig string) (label, unit string) {
 		return "slowest request at the fixed rate", " ms"
 	case results.FigP999OverP50:
 		return "p99.9 / p50 at the fixed rate", "×"
+	case results.FigMaxConnections:
+		return "connections held (probe p99 within the SLO, no error)", ""
+	case results.FigRSSPerConnKB:
+		return "RSS per held connection", " KiB"
+	case results.FigP99AtMaxMS:
+		return "probe p99 at the most connections held", " ms"
 	case results.FigGCPauseP99:
 		return "the runtime's GC pause p99 during the fixed run", " ms"
 	case results.FigGCPauseMax:

@@ -556,3 +556,50 @@ func TestGCClaims(t *testing.T) {
 		})
 	}
 }
+
+// The connection claims read max_connections as a lower bound when the
+// loader, not the target, ended the run, and mark the 2M extrapolation.
+func TestConnectionClaims(t *testing.T) {
+	c, err := LoadClaims(filepath.Join("..", "..", "scenarios", "claims", "article.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := 1.0 / 3
+	held := func(name string, max int, bound string, perConnKB float64) results.Target {
+		h := peak.HoldResult{Steps: []peak.HoldStep{{Connections: max, Held: max, Pass: true}}, MaxConnections: max, Bound: bound,
+			RSSPerConnKB: perConnKB, P99AtMaxMS: 3}
+		return results.Target{Name: name, Status: results.StatusOK, VCPUs: third, Runtime: "local", Hold: &h}
+	}
+	hold := &scenario.Hold{Steps: []int{1000, 10000}}
+	cases := []struct {
+		name string
+		ts   []results.Target
+		want map[string]string
+	}{
+		{"loader-bound chi, target-bound fastify", []results.Target{held("chi", 10000, peak.BoundLoader, 9), held("fastify", 5000, peak.BoundTarget, 30),
+			held("erlang", 10000, peak.BoundLoader, 20), skipped("phoenix")},
+			map[string]string{"concurrency-10k-chi": Holds, "concurrency-10k-erlang": Holds, "concurrency-10k-phoenix": NotMeasured,
+				"node-ceiling-earlier": Holds, "beam-2m-connections": Holds, "beam-process-memory": DoesNotHold}},
+		{"both loader-bound: inconclusive", []results.Target{held("chi", 10000, peak.BoundLoader, 9), held("fastify", 10000, peak.BoundLoader, 30),
+			held("erlang", 5000, peak.BoundTarget, 40)},
+			map[string]string{"node-ceiling-earlier": NotMeasured, "concurrency-10k-erlang": DoesNotHold, "beam-2m-connections": DoesNotHold}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			run := runOf(third, tc.ts...)
+			run.Manifest.Scenario = &scenario.Scenario{Name: "connections", Hold: hold}
+			got := map[string]Verdict{}
+			for _, v := range Judge(run, c) {
+				got[v.Claim.ID] = v
+			}
+			for id, want := range tc.want {
+				if v := got[id]; v.Verdict != want {
+					t.Errorf("%s: %q, want %q (rule %s; notes %v)", id, v.Text(), want, v.Rule, v.Notes)
+				}
+			}
+			if v := got["beam-2m-connections"]; v.Detail != "(extrapolated)" {
+				t.Errorf("beam-2m-connections: %q, want it marked extrapolated", v.Text())
+			}
+		})
+	}
+}

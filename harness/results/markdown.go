@@ -25,65 +25,10 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	}
 	writeUnpinned(&b, run)
 	writeInstrument(&b, m)
-	fixedPerVCPU := m.Profile.FixedRatePerVCPU
-	b.WriteString("| target | status | peak req/s | bound | peak / vCPU | article peak / vCPU | p95 ms @ fixed | loader adds p95 ms (calibrated / live) | article p95 ms | CPU % | article CPU % | RSS mean / peak, PSS MB @ fixed | article MB |\n")
-	b.WriteString("|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, t := range run.Targets {
-		r := SummaryRow(t)
-		art := func(v float64, format string) string {
-			if v == 0 {
-				return "–"
-			}
-			return fmt.Sprintf(format, v)
-		}
-		var a scenario.ReferenceRow
-		var artPeak float64
-		if t.Article != nil {
-			a = *t.Article
-			if m.Reference != nil {
-				artPeak = a.PeakRPS / m.Reference.VCPUs
-			}
-		}
-		if r.Status != StatusOK {
-			fmt.Fprintf(&b, "| %s | %s | – | %s | – | %s | – | – | %s | – | %s | – | %s |\n", r.Target, r.Status, dash(r.PeakBound),
-				art(artPeak, "%.0f"), art(a.P95MS, "%.0f"), art(a.CPUPct, "%.0f"), art(a.RSSMB, "%.0f"))
-			continue
-		}
-		peakCell := fmt.Sprintf("%.0f", r.PeakRPS)
-		if peak.LowerBound(r.PeakBound) {
-			peakCell = "≥ " + peakCell
-		}
-		loaderCell := "–"
-		if c := m.Calibration; c != nil {
-			loaderCell = fmt.Sprintf("%.2f", c.Added.P95)
-		}
-		if r.LoaderAddedP95 >= 0 {
-			loaderCell += fmt.Sprintf(" / %.2f", r.LoaderAddedP95)
-		} else {
-			loaderCell += " / –"
-		}
-		status := "ok"
-		if r.Unpinned {
-			status = "ok, unpinned"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f | %s | %.2f | %s | %s | %.0f | %s | %s | %s |\n", r.Target, status, peakCell, r.PeakBound,
-			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, loaderCell, art(a.P95MS, "%.0f"), r.CPUPct, art(a.CPUPct, "%.0f"),
-			memoryCell(r), art(a.RSSMB, "%.0f"))
-	}
-	if m.Reference != nil {
-		fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU (the article's 10,000 req/s on 8 vCPUs), so p95 and CPU %% compare directly; ", fixedPerVCPU)
+	if m.Scenario != nil && m.Scenario.Hold != nil {
+		writeHold(&b, run)
 	} else {
-		fmt.Fprintf(&b, "\nFixed rate: %.0f req/s per vCPU, this scenario's light load (no published table stands beside this scenario); ", fixedPerVCPU)
-	}
-	b.WriteString("latencies are measured from each request's intended send time. CPU % is of the target's vCPU budget. ")
-	b.WriteString("A peak marked `≥` was capped by the loader or by the search's max_rate, not by the target: it is a lower bound. ")
-	b.WriteString("\"Loader adds\" is the loader's own share of that p95: first as calibrated against the instant reference server at this fixed rate (its precision), then as read live during this target's fixed run by its sentinel, " +
-		"which does not busy-wait and so also carries this machine's wake-up latency on both of its ends: an upper bound that flags a disturbed run, not a share to subtract. ")
-	b.WriteString("Memory is the target's whole process tree during the fixed-rate run, the article's condition, and is not normalised: " +
-		"RSS counts pages shared between forked workers once per worker, PSS once (– where PSS could not be read); " +
-		"summary.csv's `rss_peak_mb` is the highest RSS of the whole run.\n")
-	if m.Reference != nil {
-		fmt.Fprintf(&b, "\nArticle figures: %s (%.0f vCPUs).\n", m.Reference.Source, m.Reference.VCPUs)
+		writeMain(&b, run)
 	}
 	writeTail(&b, run)
 	writeRepetitions(&b, run)
@@ -109,6 +54,72 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeMain is the main table: each target's peak, p95, CPU and memory at
+// the fixed rate beside the article's.
+func writeMain(b *strings.Builder, run *Run) {
+	m := run.Manifest
+	fixedPerVCPU := m.Profile.FixedRatePerVCPU
+	b.WriteString("| target | status | peak req/s | bound | peak / vCPU | article peak / vCPU | p95 ms @ fixed | loader adds p95 ms (calibrated / live) | article p95 ms | CPU % | article CPU % | RSS mean / peak, PSS MB @ fixed | article MB |\n")
+	b.WriteString("|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, t := range run.Targets {
+		r := SummaryRow(t)
+		art := func(v float64, format string) string {
+			if v == 0 {
+				return "–"
+			}
+			return fmt.Sprintf(format, v)
+		}
+		var a scenario.ReferenceRow
+		var artPeak float64
+		if t.Article != nil {
+			a = *t.Article
+			if m.Reference != nil {
+				artPeak = a.PeakRPS / m.Reference.VCPUs
+			}
+		}
+		if r.Status != StatusOK {
+			fmt.Fprintf(b, "| %s | %s | – | %s | – | %s | – | – | %s | – | %s | – | %s |\n", r.Target, r.Status, dash(r.PeakBound),
+				art(artPeak, "%.0f"), art(a.P95MS, "%.0f"), art(a.CPUPct, "%.0f"), art(a.RSSMB, "%.0f"))
+			continue
+		}
+		peakCell := fmt.Sprintf("%.0f", r.PeakRPS)
+		if peak.LowerBound(r.PeakBound) {
+			peakCell = "≥ " + peakCell
+		}
+		loaderCell := "–"
+		if c := m.Calibration; c != nil {
+			loaderCell = fmt.Sprintf("%.2f", c.Added.P95)
+		}
+		if r.LoaderAddedP95 >= 0 {
+			loaderCell += fmt.Sprintf(" / %.2f", r.LoaderAddedP95)
+		} else {
+			loaderCell += " / –"
+		}
+		status := "ok"
+		if r.Unpinned {
+			status = "ok, unpinned"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %.0f | %s | %.2f | %s | %s | %.0f | %s | %s | %s |\n", r.Target, status, peakCell, r.PeakBound,
+			r.PeakPerVCPU(), art(artPeak, "%.0f"), r.P95, loaderCell, art(a.P95MS, "%.0f"), r.CPUPct, art(a.CPUPct, "%.0f"),
+			memoryCell(r), art(a.RSSMB, "%.0f"))
+	}
+	if m.Reference != nil {
+		fmt.Fprintf(b, "\nFixed rate: %.0f req/s per vCPU (the article's 10,000 req/s on 8 vCPUs), so p95 and CPU %% compare directly; ", fixedPerVCPU)
+	} else {
+		fmt.Fprintf(b, "\nFixed rate: %.0f req/s per vCPU, this scenario's light load (no published table stands beside this scenario); ", fixedPerVCPU)
+	}
+	b.WriteString("latencies are measured from each request's intended send time. CPU % is of the target's vCPU budget. ")
+	b.WriteString("A peak marked `≥` was capped by the loader or by the search's max_rate, not by the target: it is a lower bound. ")
+	b.WriteString("\"Loader adds\" is the loader's own share of that p95: first as calibrated against the instant reference server at this fixed rate (its precision), then as read live during this target's fixed run by its sentinel, " +
+		"which does not busy-wait and so also carries this machine's wake-up latency on both of its ends: an upper bound that flags a disturbed run, not a share to subtract. ")
+	b.WriteString("Memory is the target's whole process tree during the fixed-rate run, the article's condition, and is not normalised: " +
+		"RSS counts pages shared between forked workers once per worker, PSS once (– where PSS could not be read); " +
+		"summary.csv's `rss_peak_mb` is the highest RSS of the whole run.\n")
+	if m.Reference != nil {
+		fmt.Fprintf(b, "\nArticle figures: %s (%.0f vCPUs).\n", m.Reference.Source, m.Reference.VCPUs)
+	}
 }
 
 // writeTail is the fixed run's tail beside what each runtime says of its

@@ -107,6 +107,9 @@ type Target struct {
 	Warmup *peak.Observation `json:"warmup,omitempty"`
 	Fixed  *Fixed            `json:"fixed,omitempty"`
 	Peak   *peak.Result      `json:"peak,omitempty"`
+	// Hold is a connection-scale run's outcome (scenario hold:), which
+	// replaces the fixed run and the peak search.
+	Hold *peak.HoldResult `json:"hold,omitempty"`
 	// RSSPeakMB is the highest RSS seen while the target was under load.
 	RSSPeakMB float64   `json:"rss_peak_mb"`
 	LogTail   string    `json:"log_tail,omitempty"`
@@ -125,8 +128,9 @@ type Target struct {
 // Repeat is one repetition of a target's measurement: a fixed-rate run and
 // a peak search against the same running server.
 type Repeat struct {
-	Fixed *Fixed       `json:"fixed,omitempty"`
-	Peak  *peak.Result `json:"peak,omitempty"`
+	Fixed *Fixed           `json:"fixed,omitempty"`
+	Peak  *peak.Result     `json:"peak,omitempty"`
+	Hold  *peak.HoldResult `json:"hold,omitempty"`
 	// RSSPeakMB is the highest RSS seen during this repetition (the first
 	// one includes the warm-up).
 	RSSPeakMB float64   `json:"rss_peak_mb"`

@@ -43,6 +43,10 @@ const (
 	FigGCPauseP99      = "gc_pause_p99_ms"
 	FigGCPauseMax      = "gc_pause_max_ms"
 	FigGCLargestProcGC = "gc_largest_process_ms"
+	// A connection-scale run's figures (Target.Hold).
+	FigMaxConnections = "max_connections"
+	FigRSSPerConnKB   = "rss_per_conn_kb"
+	FigP99AtMaxMS     = "p99_at_max_ms"
 	// FigReleaseMB is the size of the target's release: a property of its
 	// build, not of a repetition.
 	FigReleaseMB = "release_mb"
@@ -63,6 +67,16 @@ func figureOf(r Repeat, name string) (float64, bool) {
 	}
 	if name == FigRSSPeakMB {
 		return r.RSSPeakMB, r.RSSPeakMB > 0
+	}
+	if h := r.Hold; h != nil {
+		switch name {
+		case FigMaxConnections:
+			return float64(h.MaxConnections), len(h.Steps) > 0
+		case FigRSSPerConnKB:
+			return h.RSSPerConnKB, h.RSSPerConnKB > 0
+		case FigP99AtMaxMS:
+			return h.P99AtMaxMS, h.MaxConnections > 0
+		}
 	}
 	f := r.Fixed
 	if f == nil {
@@ -136,10 +150,10 @@ func (t Target) Repetitions() []Repeat {
 	if len(t.Repeats) > 0 {
 		return t.Repeats
 	}
-	if t.Fixed == nil && t.Peak == nil {
+	if t.Fixed == nil && t.Peak == nil && t.Hold == nil {
 		return nil
 	}
-	return []Repeat{{Fixed: t.Fixed, Peak: t.Peak, RSSPeakMB: t.RSSPeakMB, Start: t.Start, End: t.End}}
+	return []Repeat{{Fixed: t.Fixed, Peak: t.Peak, Hold: t.Hold, RSSPeakMB: t.RSSPeakMB, Start: t.Start, End: t.End}}
 }
 
 // Values returns a figure's value in every repetition that measured it.

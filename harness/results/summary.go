@@ -47,6 +47,9 @@ type Row struct {
 	// the runtime has no such figure or the target did not report them.
 	P999OverP50                                          float64
 	GCCollections, GCPauseP99, GCPauseMax, GCLargestProc float64
+	// MaxConnections, RSSPerConnKB and P99AtMaxMS are a connection-scale
+	// run's (Target.Hold); -1 when not measured.
+	MaxConnections, RSSPerConnKB, P99AtMaxMS float64
 	// Repeats is how many repetitions the figures are the median of.
 	Repeats int
 	// Unpinned: the budget was not enforced (Target.Unpinned).
@@ -69,7 +72,7 @@ func SummaryRow(t Target) Row {
 		ReleaseMB: t.ReleaseMB}
 	if t.Peak != nil {
 		r.PeakRPS, r.PeakBound = t.Peak.Peak, t.Peak.Bound
-	} else if t.Status != StatusSkipped {
+	} else if t.Status != StatusSkipped && t.Hold == nil {
 		r.PeakBound = peak.BoundError
 	}
 	if f := t.Fixed; f != nil {
@@ -84,11 +87,13 @@ func SummaryRow(t Target) Row {
 		}
 	}
 	r.P999OverP50, r.GCCollections, r.GCPauseP99, r.GCPauseMax, r.GCLargestProc = -1, -1, -1, -1, -1
+	r.MaxConnections, r.RSSPerConnKB, r.P99AtMaxMS = -1, -1, -1
 	for _, m := range []struct {
 		fig string
 		v   *float64
 	}{{FigP999OverP50, &r.P999OverP50}, {FigGCCollections, &r.GCCollections}, {FigGCPauseP99, &r.GCPauseP99},
-		{FigGCPauseMax, &r.GCPauseMax}, {FigGCLargestProcGC, &r.GCLargestProc}} {
+		{FigGCPauseMax, &r.GCPauseMax}, {FigGCLargestProcGC, &r.GCLargestProc},
+		{FigMaxConnections, &r.MaxConnections}, {FigRSSPerConnKB, &r.RSSPerConnKB}, {FigP99AtMaxMS, &r.P99AtMaxMS}} {
 		if s := t.Spread(m.fig); s.N > 0 {
 			*m.v = s.Median
 		}
@@ -124,7 +129,8 @@ var CSVHeader = []string{"target", "status", "vcpus", "peak_rps", "peak_bound", 
 	"loader_added_p95_ms", "loader_capacity_rps", "unpinned",
 	"rss_fixed_mean_mb", "rss_fixed_peak_mb", "pss_fixed_mean_mb", "release_mb",
 	"p999_ms", "max_ms", "over_10ms",
-	"p999_over_p50", "gc_collections", "gc_pause_p99_ms", "gc_pause_max_ms", "gc_largest_process_ms"}
+	"p999_over_p50", "gc_collections", "gc_pause_p99_ms", "gc_pause_max_ms", "gc_largest_process_ms",
+	"max_connections", "max_connections_bound", "rss_per_conn_kb", "p99_at_max_ms"}
 
 // WriteCSV writes summary.csv.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -141,7 +147,8 @@ func WriteCSV(w io.Writer, run *Run) error {
 			optional(r.LoaderAddedP95, 3), optional(run.Manifest.LoaderCapacity(), 0), strconv.FormatBool(r.Unpinned),
 			f(r.RSSFixedMeanMB, 1), f(r.RSSFixedPeakMB, 1), optional(r.PSSFixedMeanMB, 1), optional(r.ReleaseMB, 1),
 			f(r.P999, 3), f(r.Max, 3), f(r.Over10ms, 0),
-			orEmpty(r.P999OverP50, 2), orEmpty(r.GCCollections, 0), orEmpty(r.GCPauseP99, 3), orEmpty(r.GCPauseMax, 3), orEmpty(r.GCLargestProc, 0)}
+			orEmpty(r.P999OverP50, 2), orEmpty(r.GCCollections, 0), orEmpty(r.GCPauseP99, 3), orEmpty(r.GCPauseMax, 3), orEmpty(r.GCLargestProc, 0),
+			orEmpty(r.MaxConnections, 0), holdBound(t), orEmpty(r.RSSPerConnKB, 2), orEmpty(r.P99AtMaxMS, 3)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write csv row %s: %w", r.Target, err)
 		}
@@ -165,4 +172,12 @@ func orEmpty(v float64, prec int) string {
 		return ""
 	}
 	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+// holdBound is whose limit ended a connection-scale run, or "".
+func holdBound(t Target) string {
+	if t.Hold == nil {
+		return ""
+	}
+	return t.Hold.Bound
 }

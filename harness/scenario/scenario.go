@@ -46,6 +46,32 @@ type Scenario struct {
 	// load's live heap (GC_LIVE_OBJECTS). The harness's own variables
 	// (PORT, HOST, VCPUS, BENCH_*) cannot be set here.
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	// Hold, when set, makes this a connection-scale scenario: instead of
+	// the fixed run and the peak search, the harness holds ever more
+	// keep-alive connections to the target while Requests are the paced
+	// probe stream (at the fixed rate) measured at each step.
+	Hold *Hold `yaml:"hold,omitempty" json:"hold,omitempty"`
+}
+
+// Hold is a connection-scale run: steps of held connections, each in use.
+type Hold struct {
+	// Steps are the connection counts to hold, in increasing order.
+	Steps []int `yaml:"steps" json:"steps"`
+	// Every is how often each held connection sends one request (Path).
+	Every Duration `yaml:"every" json:"every"`
+	Path  string   `yaml:"path" json:"path"`
+	// Measure is how long the probe runs once a step's connections are
+	// all held.
+	Measure Duration `yaml:"measure" json:"measure"`
+	// SLOP99 is the probe's p99 a step must stay within.
+	SLOP99 Duration `yaml:"slo_p99" json:"slo_p99"`
+	// DialRate paces new connections (per second), so that a growing step
+	// does not flood the target's listen backlog.
+	DialRate float64 `yaml:"dial_rate" json:"dial_rate"`
+	// Sources spreads the held connections over this many loopback source
+	// addresses (127.0.0.2 and up), so that the ephemeral port range of one
+	// address (about 28K ports) is not the limit.
+	Sources int `yaml:"sources" json:"sources"`
 }
 
 // envName is what a scenario may name in env.
@@ -88,6 +114,11 @@ func (s *Scenario) validate(path string) error {
 			return &FieldError{path, "env." + k, "is set by the harness itself"}
 		}
 	}
+	if s.Hold != nil {
+		if err := s.Hold.validate(path); err != nil {
+			return err
+		}
+	}
 	if s.Connections < 0 {
 		return &FieldError{path, "connections", fmt.Sprintf("must not be negative, got %d", s.Connections)}
 	}
@@ -116,4 +147,32 @@ func (s *Scenario) TargetEnv() map[string]string {
 		return nil
 	}
 	return s.Env
+}
+
+func (h *Hold) validate(path string) error {
+	if len(h.Steps) == 0 {
+		return &FieldError{path, "hold.steps", "must list at least one connection count"}
+	}
+	for i, n := range h.Steps {
+		if n < 1 || i > 0 && n <= h.Steps[i-1] {
+			return &FieldError{path, fmt.Sprintf("hold.steps[%d]", i), fmt.Sprintf("must be positive and above the step before, got %d", n)}
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{{"hold.every", h.Every}, {"hold.measure", h.Measure}, {"hold.slo_p99", h.SLOP99}} {
+		if d.v <= 0 {
+			return &FieldError{path, d.name, fmt.Sprintf("must be a positive duration, got %s", d.v.D())}
+		}
+	}
+	switch {
+	case !strings.HasPrefix(h.Path, "/"):
+		return &FieldError{path, "hold.path", fmt.Sprintf("must start with /, got %q", h.Path)}
+	case h.DialRate <= 0:
+		return &FieldError{path, "hold.dial_rate", fmt.Sprintf("must be positive, got %g", h.DialRate)}
+	case h.Sources < 1 || h.Sources > 250:
+		return &FieldError{path, "hold.sources", fmt.Sprintf("must be 1..250 loopback addresses, got %d", h.Sources)}
+	}
+	return nil
 }
