@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUserJSONMatchesDocumentedExamples(t *testing.T) {
@@ -136,5 +137,25 @@ func TestGCStatsCheck(t *testing.T) {
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: Check() = %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A user's seed orders are the k with k*7919 mod 10000 = id-1, newest
+// (highest k) first, a hundred of them.
+func TestSeedUserOrders(t *testing.T) {
+	for _, id := range []int{1, 7, 9999, 10000} {
+		all := SeedUserOrders(id, OrdersMaxLimit)
+		if len(all.Orders) != SeedOrders/UserCount {
+			t.Fatalf("user %d: %d orders, want %d", id, len(all.Orders), SeedOrders/UserCount)
+		}
+		for i, o := range all.Orders {
+			if int(o.ID*seedOrderUserFactor%UserCount)+1 != id || i > 0 && o.ID >= all.Orders[i-1].ID || o.ID > SeedOrders {
+				t.Fatalf("user %d: order %d (%+v) is not its next-newest", id, i, o)
+			}
+		}
+	}
+	got := SeedUserOrders(7, 2)
+	if len(got.Orders) != 2 || got.Orders[0].CreatedAt != time.Unix(seedOrderEpoch+got.Orders[0].ID*37, 0).UTC().Format(time.RFC3339) {
+		t.Fatalf("limit 2: %+v", got)
 	}
 }
