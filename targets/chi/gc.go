@@ -170,19 +170,21 @@ func (w *gcWindow) stats() gcStats {
 	}
 	s := gcStats{Runtime: "go", LiveObjects: len(w.heap), Collections: &collections, Pauses: &pauses}
 	if pauses > 0 {
-		s.PauseP50MS = percentileMS(h.Buckets, counts, pauses, 0.50)
-		s.PauseP99MS = percentileMS(h.Buckets, counts, pauses, 0.99)
-		s.PauseMaxMS = percentileMS(h.Buckets, counts, pauses, 1)
+		s.PauseP50MS = percentileMS(h.Buckets, counts, pauses, 50)
+		s.PauseP99MS = percentileMS(h.Buckets, counts, pauses, 99)
+		s.PauseMaxMS = percentileMS(h.Buckets, counts, pauses, 100)
 	}
 	return s
 }
 
-// percentileMS is the nearest-rank percentile p of a histogram holding total
-// pauses: the bucket where the cumulative count reaches ceil(p*total), read
-// as its upper bound (its lower bound when the upper one is +Inf). The
-// runtime only knows the bucket, so this is the figure's honest ceiling.
-func percentileMS(buckets []float64, counts []uint64, total int64, p float64) *float64 {
-	rank := uint64(math.Ceil(p * float64(total)))
+// percentileMS is the nearest-rank percentile pct of a histogram holding
+// total pauses: the bucket where the cumulative count reaches
+// ceil(pct/100*total), read as its upper bound (its lower bound when the
+// upper one is +Inf). The rank is computed in integers: a float product can
+// land just above a whole number (0.07*100 does). The runtime only knows the
+// bucket, so this is the figure's honest ceiling.
+func percentileMS(buckets []float64, counts []uint64, total int64, pct uint64) *float64 {
+	rank := (uint64(total)*pct + 99) / 100
 	var cum uint64
 	for i, c := range counts {
 		cum += c
