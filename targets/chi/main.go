@@ -2,7 +2,8 @@
 // targets/README.md on net/http with a chi router.
 //
 // Environment: PORT (required), HOST (default 127.0.0.1), VCPUS (GOMAXPROCS;
-// unset leaves the Go runtime's default).
+// unset leaves the Go runtime's default), GC_LIVE_OBJECTS (records of the
+// live heap; unset or 0: none).
 package main
 
 import (
@@ -50,7 +51,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, errorBody{Error: msg})
 }
 
-func router(users store) http.Handler {
+func router(users store, gc *gcWindow) http.Handler {
 	r := chi.NewRouter()
 	// No middleware: no request logger, recoverer or request id, as in
 	// TechEmpower's Go entries. net/http already recovers handler panics
@@ -114,6 +115,24 @@ func router(users store) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, users.rank(p))
 	})
+
+	r.Get("/gc/churn", func(w http.ResponseWriter, r *http.Request) {
+		p, field := parseChurnParams(r.URL.Query())
+		if field != "" {
+			writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: "validation failed", Field: field})
+			return
+		}
+		writeJSON(w, http.StatusOK, churn(p))
+	})
+
+	r.Get("/gc/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, gc.stats())
+	})
+
+	r.Post("/gc/reset", func(w http.ResponseWriter, r *http.Request) {
+		gc.reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return r
 }
 
@@ -164,17 +183,27 @@ func run() error {
 		}
 		runtime.GOMAXPROCS(n)
 	}
+	live := 0
+	if v := os.Getenv("GC_LIVE_OBJECTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("GC_LIVE_OBJECTS=%q: want a whole number >= 0", v)
+		}
+		live = n
+	}
 
-	// The store is complete before the listener opens, so the first
-	// successful /health means every user can be served.
+	// The store and the live heap are complete before the listener opens,
+	// so the first successful /health means every user can be served and
+	// the collector already lives with the whole heap.
 	users := newStore()
+	gc := newGCWindow(newLiveHeap(live))
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           router(users),
+		Handler:           router(users, gc),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,

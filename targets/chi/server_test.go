@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -11,7 +13,7 @@ import (
 // The examples of targets/README.md. The full contract (all 10,000 users)
 // is checked by `harness verify` against a running server.
 func TestContractExamples(t *testing.T) {
-	srv := httptest.NewServer(router(newStore()))
+	srv := httptest.NewServer(router(newStore(), newGCWindow(nil)))
 	defer srv.Close()
 
 	cases := []struct {
@@ -49,6 +51,17 @@ func TestContractExamples(t *testing.T) {
 		{"GET", "/compute/rank?rounds=%2B5&top=0", "", 422, `{"error":"validation failed","field":"rounds"}`},
 		{"GET", "/compute/rank?rounds=1001", "", 422, `{"error":"validation failed","field":"rounds"}`},
 		{"GET", "/compute/rank?top=abc", "", 422, `{"error":"validation failed","field":"top"}`},
+		// GC churn: the 200 bodies are `bin/harness contract churn S N`
+		// (harness/contract/gc.go); 999999 wraps both the key and the score.
+		{"GET", "/gc/churn?seed=5&n=2", "", 200, `{"seed":5,"n":2,"items":[{"id":0,"key":"k5","score":5,"tags":["t0","u0"]},{"id":1,"key":"k6","score":12,"tags":["t1","u1"]}]}`},
+		{"GET", "/gc/churn?n=8&seed=999999", "", 200, `{"seed":999999,"n":8,"items":[{"id":0,"key":"k999999","score":999,"tags":["t0","u0"]},{"id":1,"key":"k1000000","score":6,"tags":["t1","u1"]},{"id":2,"key":"k1000001","score":13,"tags":["t2","u2"]},{"id":3,"key":"k1000002","score":20,"tags":["t3","u3"]},{"id":4,"key":"k0","score":27,"tags":["t4","u4"]},{"id":5,"key":"k1","score":34,"tags":["t0","u5"]},{"id":6,"key":"k2","score":41,"tags":["t1","u6"]},{"id":7,"key":"k3","score":48,"tags":["t2","u0"]}]}`},
+		{"GET", "/gc/churn?seed=4294967295&n=3", "", 200, `{"seed":4294967295,"n":3,"items":[{"id":0,"key":"k954413","score":295,"tags":["t0","u0"]},{"id":1,"key":"k954414","score":302,"tags":["t1","u1"]},{"id":2,"key":"k954415","score":309,"tags":["t2","u2"]}]}`},
+		{"GET", "/gc/churn?seed=x&n=0", "", 422, `{"error":"validation failed","field":"seed"}`},
+		{"GET", "/gc/churn?seed=4294967296", "", 422, `{"error":"validation failed","field":"seed"}`},
+		{"GET", "/gc/churn?n=0", "", 422, `{"error":"validation failed","field":"n"}`},
+		{"GET", "/gc/churn?n=10001", "", 422, `{"error":"validation failed","field":"n"}`},
+		{"GET", "/gc/churn?n=%2B5", "", 422, `{"error":"validation failed","field":"n"}`},
+		{"GET", "/gc/churn?n=", "", 422, `{"error":"validation failed","field":"n"}`},
 	}
 	for _, c := range cases {
 		req, err := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
@@ -67,5 +80,60 @@ func TestContractExamples(t *testing.T) {
 		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s %s: Content-Type %q", c.method, c.path, ct)
 		}
+	}
+}
+
+// GET /gc/stats has no fixed bytes: its shape, the window and POST /gc/reset.
+func TestGCStats(t *testing.T) {
+	srv := httptest.NewServer(router(newStore(), newGCWindow(newLiveHeap(1000))))
+	defer srv.Close()
+
+	stats := func() map[string]any {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL + "/gc/stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var s map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /gc/stats: %d, %v", resp.StatusCode, err)
+		}
+		if s["runtime"] != "go" || s["live_objects"] != 1000.0 || len(s) != 9 {
+			t.Errorf("GET /gc/stats: %v", s)
+		}
+		// The BEAM's per-process figures are not Go's.
+		if s["largest_process_gc_ms"] != nil || s["long_gcs"] != nil {
+			t.Errorf("GET /gc/stats: BEAM fields not null: %v", s)
+		}
+		return s
+	}
+
+	resp, err := srv.Client().Post(srv.URL+"/gc/reset", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || len(body) != 0 {
+		t.Fatalf("POST /gc/reset: %d %q, want 204 and no body", resp.StatusCode, body)
+	}
+	// Nothing forces a collection between the reset and this read, but a
+	// background one may still finish: only the shape is certain.
+	if s := stats(); s["pauses"] == 0.0 && s["pause_p50_ms"] != nil {
+		t.Errorf("no pauses but percentiles: %v", s)
+	}
+
+	runtime.GC()
+	s := stats()
+	if c, _ := s["collections"].(float64); c < 1 {
+		t.Errorf("after runtime.GC: collections %v, want >= 1", s["collections"])
+	}
+	p, _ := s["pauses"].(float64)
+	p50, _ := s["pause_p50_ms"].(float64)
+	p99, _ := s["pause_p99_ms"].(float64)
+	mx, _ := s["pause_max_ms"].(float64)
+	if p < 2 || p50 <= 0 || p50 > p99 || p99 > mx {
+		t.Errorf("after runtime.GC (two stop-the-world pauses): %v", s)
 	}
 }

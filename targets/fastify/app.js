@@ -7,9 +7,13 @@ import * as schemas from './schemas.js'
 import { buildStore, lookup } from './users.js'
 import { validate, price } from './quote.js'
 import { parseParams, compute } from './compute.js'
+import { buildLiveHeap, gcWindow, parseChurnParams, churn } from './gc.js'
 
-export function buildApp () {
+// liveObjects: records of the GC load's live heap (0: none), built here so
+// each cluster worker holds its own, before it listens.
+export function buildApp ({ liveObjects = 0 } = {}) {
   const users = buildStore()
+  const gc = gcWindow(buildLiveHeap(liveObjects))
 
   const app = Fastify({
     // TechEmpower's production rules: no request or access log.
@@ -19,6 +23,12 @@ export function buildApp () {
     // as fastify's default (refusing the body) and keeps the answer a quote.
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove'
+  })
+
+  // The gc observer would otherwise outlive a closed app (the tests build one).
+  app.addHook('onClose', (instance, done) => {
+    gc.close()
+    done()
   })
 
   // Only application/json is parsed. Without this, fastify's text/plain
@@ -91,6 +101,26 @@ export function buildApp () {
       return
     }
     reply.send(compute(users, params))
+  })
+
+  app.get('/gc/churn', {
+    schema: { response: { 200: schemas.churn, 422: schemas.validationError } }
+  }, (request, reply) => {
+    const params = parseChurnParams(request.query)
+    if (params.field !== undefined) {
+      reply.code(422).send({ error: 'validation failed', field: params.field })
+      return
+    }
+    reply.send(churn(params))
+  })
+
+  app.get('/gc/stats', { schema: { response: { 200: schemas.gcStats } } }, (request, reply) => {
+    reply.send(gc.stats())
+  })
+
+  app.post('/gc/reset', (request, reply) => {
+    gc.reset()
+    reply.code(204).send()
   })
 
   return app

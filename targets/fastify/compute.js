@@ -24,8 +24,9 @@ const DECIMAL = /^[0-9]+$/
 // counts by its first value (as Go's url.Values.Get). The regex keeps out an
 // empty value, a sign ("+5"; a literal "+" arrives as a space), "0x10",
 // "1e3" and spaces; leading zeros are allowed, as strconv allows them. A long
-// digit string may round in Number() but only far above hi.
-function param (raw, lo, hi, fallback) {
+// digit string may round in Number() but only far above hi. gc.js reads
+// /gc/churn's parameters with it too.
+export function param (raw, lo, hi, fallback) {
   if (raw === undefined) return fallback
   const v = typeof raw === 'string' ? raw : raw[0]
   if (!DECIMAL.test(v)) return -1

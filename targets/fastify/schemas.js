@@ -69,6 +69,44 @@ export const quote = {
   required: ['customer_id', 'currency', 'lines', 'item_count', 'subtotal_cents', 'tax_cents', 'total_cents']
 }
 
+export const churn = {
+  type: 'object',
+  properties: {
+    seed: int,
+    n: int,
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { id: int, key: str, score: int, tags: { type: 'array', items: str } },
+        required: ['id', 'key', 'score', 'tags']
+      }
+    }
+  },
+  required: ['seed', 'n', 'items']
+}
+
+// A figure the runtime does not have is null; required keeps the key there.
+const intOrNull = { type: ['integer', 'null'] }
+const numberOrNull = { type: ['number', 'null'] }
+
+export const gcStats = {
+  type: 'object',
+  properties: {
+    runtime: str,
+    live_objects: int,
+    collections: intOrNull,
+    pauses: intOrNull,
+    pause_p50_ms: numberOrNull,
+    pause_p99_ms: numberOrNull,
+    pause_max_ms: numberOrNull,
+    largest_process_gc_ms: numberOrNull,
+    long_gcs: intOrNull
+  },
+  required: ['runtime', 'live_objects', 'collections', 'pauses', 'pause_p50_ms', 'pause_p99_ms',
+    'pause_max_ms', 'largest_process_gc_ms', 'long_gcs']
+}
+
 export const compute = {
   type: 'object',
   properties: {

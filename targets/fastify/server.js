@@ -1,7 +1,8 @@
 // Fastify reference target: the contract of targets/README.md.
 //
 // Environment: PORT (required), HOST (default 127.0.0.1), VCPUS (worker
-// processes; default: the CPUs this process may use).
+// processes; default: the CPUs this process may use), GC_LIVE_OBJECTS
+// (records of the live heap each serving process holds; default 0: none).
 //
 // VCPUS > 1: the primary forks VCPUS workers with node:cluster and serves
 // nothing itself; it accepts connections and hands them round-robin to the
@@ -32,6 +33,9 @@ const port = wholeNumber('PORT')
 const host = process.env.HOST || '127.0.0.1'
 const vcpus = wholeNumber('VCPUS', availableParallelism())
 if (vcpus < 1) fail('VCPUS must be at least 1')
+// Read (and refused if malformed) in the primary too, so a bad value stops
+// the server before any worker is forked.
+const liveObjects = wholeNumber('GC_LIVE_OBJECTS', 0)
 
 if (vcpus > 1 && cluster.isPrimary) {
   runPrimary(vcpus)
@@ -72,7 +76,7 @@ async function serve () {
   // Imported here, not at the top: the primary never loads fastify or
   // builds the store, which keeps its memory to a bare Node.js process.
   const { buildApp } = await import('./app.js')
-  const app = buildApp()
+  const app = buildApp({ liveObjects })
   const close = () => {
     app.close().then(() => process.exit(0), () => process.exit(1))
   }

@@ -67,7 +67,8 @@ impl Params {
 }
 
 /// The default when absent; otherwise a decimal integer in lo..=hi, or None.
-fn field(value: Option<Cow<'_, [u8]>>, lo: u32, hi: u32, default: u32) -> Option<u32> {
+/// gc.rs reads /gc/churn's parameters with it too.
+pub(crate) fn field(value: Option<Cow<'_, [u8]>>, lo: u32, hi: u32, default: u32) -> Option<u32> {
     let Some(v) = value else {
         return Some(default);
     };
@@ -89,7 +90,7 @@ fn field(value: Option<Cow<'_, [u8]>>, lo: u32, hi: u32, default: u32) -> Option
 
 /// Percent-decoding of a query component (`+` is a space); None for a `%`
 /// not followed by two hex digits. Borrows when there is nothing to decode.
-fn unescape(s: &str) -> Option<Cow<'_, [u8]>> {
+pub(crate) fn unescape(s: &str) -> Option<Cow<'_, [u8]>> {
     let b = s.as_bytes();
     if !b.iter().any(|&c| c == b'%' || c == b'+') {
         return Some(Cow::Borrowed(b));

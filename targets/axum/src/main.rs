@@ -2,9 +2,11 @@
 //!
 //! Environment: PORT (required), HOST (default 127.0.0.1), VCPUS (threads;
 //! default: the CPUs this process may use), AXUM_RUNTIME = per-core | multi
-//! (default per-core; see README.md for the measurement behind the default).
+//! (default per-core; see README.md for the measurement behind the default),
+//! GC_LIVE_OBJECTS (records of the live heap; unset or 0: none).
 
 mod compute;
+mod gc;
 mod quote;
 mod users;
 
@@ -22,6 +24,7 @@ use axum::serve::ListenerExt;
 use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use gc::LiveHeap;
 use users::Store;
 
 // ---------------------------------------------------------------------------
@@ -111,6 +114,25 @@ async fn compute_rank(State(store): State<&'static Store>, uri: Uri) -> Response
     }
 }
 
+/// The GC load's allocation per request (gc.rs): n fresh structs, serialised
+/// and dropped.
+async fn gc_churn(uri: Uri) -> Response {
+    match gc::Params::parse(uri.query().unwrap_or("")) {
+        Ok(p) => {
+            let churn = gc::churn(p);
+            json(StatusCode::OK, &churn, churn.json_capacity())
+        }
+        Err(field) => json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ErrorBody {
+                error: "validation failed",
+                field: Some(field),
+            },
+            64,
+        ),
+    }
+}
+
 /// Largest quote body accepted; the largest valid order is about 15 KB.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -144,12 +166,19 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not found")
 }
 
-fn app(store: &'static Store) -> Router {
+fn app(store: &'static Store, heap: &'static LiveHeap) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/json", get(hello))
         .route("/users/{id}", get(user))
         .route("/compute/rank", get(compute_rank))
+        .route("/gc/churn", get(gc_churn))
+        .route(
+            "/gc/stats",
+            get(move || async move { json(StatusCode::OK, &gc::stats(heap), 256) }),
+        )
+        // No collector, so nothing to reset; the contract's 204 all the same.
+        .route("/gc/reset", post(|| async { StatusCode::NO_CONTENT }))
         .route(
             "/orders/quote",
             post(order_quote).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
@@ -176,6 +205,7 @@ struct Config {
     addr: SocketAddr,
     vcpus: usize,
     mode: Mode,
+    live_objects: usize,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ! {
@@ -212,7 +242,19 @@ fn config() -> Config {
         Ok("multi") => Mode::Multi,
         Ok(other) => fail(format!("AXUM_RUNTIME={other:?}: want per-core or multi")),
     };
-    Config { addr, vcpus, mode }
+    let live_objects = match env::var("GC_LIVE_OBJECTS") {
+        Ok(v) if !v.is_empty() => v
+            .trim()
+            .parse::<usize>()
+            .unwrap_or_else(|_| fail(format!("GC_LIVE_OBJECTS={v:?} is not a whole number"))),
+        _ => 0,
+    };
+    Config {
+        addr,
+        vcpus,
+        mode,
+        live_objects,
+    }
 }
 
 /// A non-blocking listening socket; `reuse_port` lets several of them share
@@ -256,7 +298,10 @@ fn main() {
     // Built once and never freed: handlers get a plain `&'static` (no
     // reference count touched per request, nothing shared is written).
     let store: &'static Store = Box::leak(Box::new(Store::generate()));
-    let app = app(store);
+    // Likewise held until the process exits, built before any listener
+    // binds so the first /health answer comes with the whole heap.
+    let heap: &'static LiveHeap = Box::leak(Box::new(LiveHeap::build(cfg.live_objects)));
+    let app = app(store, heap);
 
     match cfg.mode {
         Mode::PerCore => {

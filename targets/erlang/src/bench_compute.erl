@@ -8,7 +8,7 @@
 %% after each checksum addition, so no big integer is ever made.
 -module(bench_compute).
 
--export([params/1, rank/3, score/3]).
+-export([params/1, param/5, rank/3, score/3]).
 
 -define(MASK, 16#FFFFFFFF).
 -define(GOLDEN, 2654435761).   % 0x9E3779B1: Knuth's multiplicative hash
@@ -40,7 +40,8 @@ params(Qs) ->
     end.
 
 %% Absent: the default. Present: ASCII digits only (no sign, not empty;
-%% leading zeros are fine, as Go's strconv) within Lo..Hi.
+%% leading zeros are fine, as Go's strconv) within Lo..Hi. bench_gc reads
+%% /gc/churn's parameters with it too.
 param(Key, Qs, Default, Lo, Hi) ->
     case lists:keyfind(Key, 1, Qs) of
         false ->

@@ -2,7 +2,8 @@
 %%
 %% Started with `erl -noshell -noinput -s bench_server start` (target.yaml runs
 %% the copy of erl that build.sh puts in $OUT/otp); reads PORT
-%% (required), HOST (default 127.0.0.1). The scheduler count comes from the
+%% (required), HOST (default 127.0.0.1), GC_LIVE_OBJECTS (records of the live
+%% heap; unset or 0: none). The scheduler count comes from the
 %% emulator flag +S $VCPUS:$VCPUS (see target.yaml and README.md).
 -module(bench_server).
 
@@ -20,7 +21,9 @@ start() ->
                H -> H
            end,
     {ok, Ip} = inet:parse_address(Host),
+    LiveObjects = live_objects(os:getenv("GC_LIVE_OBJECTS")),
     bench_users:init(),
+    bench_gc:init(LiveObjects),
     Options = [{name, ?MODULE},
                {link, false},
                {ip, Ip},
@@ -78,6 +81,20 @@ route('GET', "/compute/rank", Req) ->
             reply(422, {[{<<"error">>, <<"validation failed">>},
                          {<<"field">>, Field}]}, Req)
     end;
+route('GET', "/gc/churn", Req) ->
+    {_, Query, _} = mochiweb_util:urlsplit_path(mochiweb_request:get(raw_path, Req)),
+    case bench_gc:params(mochiweb_util:parse_qs(Query)) of
+        {ok, Seed, N} ->
+            reply(200, bench_gc:churn(Seed, N), Req);
+        {invalid, Field} ->
+            reply(422, {[{<<"error">>, <<"validation failed">>},
+                         {<<"field">>, Field}]}, Req)
+    end;
+route('GET', "/gc/stats", Req) ->
+    reply(200, bench_gc:stats(), Req);
+route('POST', "/gc/reset", Req) ->
+    ok = bench_gc:reset(),
+    mochiweb_request:respond({204, [], <<>>}, Req);
 route('GET', "/health", Req) ->
     reply(200, {[{<<"status">>, <<"ok">>}]}, Req);
 route(_, _, Req) ->
@@ -94,6 +111,21 @@ decode(Body) ->
         Term -> {ok, Term}
     catch
         _:_ -> error
+    end.
+
+%% GC_LIVE_OBJECTS: unset or empty is 0; anything but ASCII digits stops the
+%% node with one line on stderr, as a listen failure does.
+live_objects(false) ->
+    0;
+live_objects("") ->
+    0;
+live_objects(S) ->
+    case parse_id(S) of
+        N when is_integer(N) ->
+            N;
+        error ->
+            io:format(standard_error, "GC_LIVE_OBJECTS=~p: want a whole number~n", [S]),
+            erlang:halt(1)
     end.
 
 %% A decimal integer made of ASCII digits only (no sign); anything else is

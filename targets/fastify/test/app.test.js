@@ -16,6 +16,11 @@ const ORDER = '{"customer_id":1002,"items":[{"sku":"SKU-3003","qty":1,"unit_pric
 const RANK_DEFAULT = '{"seed":0,"rounds":64,"matched":8572,"checksum":1938938613,"top":[{"id":6669,"score":4294378245},{"id":9616,"score":4294228778},{"id":751,"score":4293558100},{"id":7470,"score":4293541840},{"id":7333,"score":4293222679},{"id":2006,"score":4292737631},{"id":5631,"score":4292606884},{"id":6253,"score":4291870001},{"id":2131,"score":4291727385},{"id":1880,"score":4291499110}]}'
 const RANK_MAX_SEED = '{"seed":4294967295,"rounds":1000,"matched":8572,"checksum":1102310794,"top":[{"id":7331,"score":4294494319},{"id":7348,"score":4294162614},{"id":4497,"score":4293492108},{"id":9409,"score":4292903480},{"id":9059,"score":4291191990}]}'
 const RANK_ONE = '{"seed":12345,"rounds":1,"matched":8572,"checksum":753785350,"top":[{"id":437,"score":4294186868}]}'
+// GC churn answers printed by `bin/harness contract churn SEED N`
+// (harness/contract/gc.go); 999999 wraps both the key and the score.
+const CHURN_5_2 = '{"seed":5,"n":2,"items":[{"id":0,"key":"k5","score":5,"tags":["t0","u0"]},{"id":1,"key":"k6","score":12,"tags":["t1","u1"]}]}'
+const CHURN_999999_8 = '{"seed":999999,"n":8,"items":[{"id":0,"key":"k999999","score":999,"tags":["t0","u0"]},{"id":1,"key":"k1000000","score":6,"tags":["t1","u1"]},{"id":2,"key":"k1000001","score":13,"tags":["t2","u2"]},{"id":3,"key":"k1000002","score":20,"tags":["t3","u3"]},{"id":4,"key":"k0","score":27,"tags":["t4","u4"]},{"id":5,"key":"k1","score":34,"tags":["t0","u5"]},{"id":6,"key":"k2","score":41,"tags":["t1","u6"]},{"id":7,"key":"k3","score":48,"tags":["t2","u0"]}]}'
+const CHURN_MAX_3 = '{"seed":4294967295,"n":3,"items":[{"id":0,"key":"k954413","score":295,"tags":["t0","u0"]},{"id":1,"key":"k954414","score":302,"tags":["t1","u1"]},{"id":2,"key":"k954415","score":309,"tags":["t2","u2"]}]}'
 const invalid = (field) => `{"error":"validation failed","field":"${field}"}`
 const QUOTE = '{"customer_id":1002,"currency":"USD","lines":[{"sku":"SKU-3003","qty":1,"line_total_cents":273},{"sku":"SKU-4004","qty":3,"line_total_cents":3819}],"item_count":4,"subtotal_cents":4092,"tax_cents":338,"total_cents":4430}'
 
@@ -47,7 +52,16 @@ const cases = [
   ['GET', '/compute/rank?seed=-1', undefined, 422, invalid('seed')],
   ['GET', '/compute/rank?seed=4294967296', undefined, 422, invalid('seed')],
   ['GET', '/compute/rank?seed=&rounds=0&top=0', undefined, 422, invalid('seed')],
-  ['GET', '/compute/rank?rounds=0&top=0', undefined, 422, invalid('rounds')]
+  ['GET', '/compute/rank?rounds=0&top=0', undefined, 422, invalid('rounds')],
+  ['GET', '/gc/churn?seed=5&n=2', undefined, 200, CHURN_5_2],
+  ['GET', '/gc/churn?n=8&seed=999999', undefined, 200, CHURN_999999_8],
+  ['GET', '/gc/churn?seed=4294967295&n=3', undefined, 200, CHURN_MAX_3],
+  ['GET', '/gc/churn?seed=x&n=0', undefined, 422, invalid('seed')],
+  ['GET', '/gc/churn?seed=4294967296', undefined, 422, invalid('seed')],
+  ['GET', '/gc/churn?n=0', undefined, 422, invalid('n')],
+  ['GET', '/gc/churn?n=10001', undefined, 422, invalid('n')],
+  ['GET', '/gc/churn?n=%2B5', undefined, 422, invalid('n')],
+  ['GET', '/gc/churn?n=', undefined, 422, invalid('n')]
 ]
 
 for (const [method, url, payload, status, body] of cases) {
@@ -59,3 +73,41 @@ for (const [method, url, payload, status, body] of cases) {
     assert.match(res.headers['content-type'], /^application\/json(; charset=utf-8)?$/)
   })
 }
+
+// GET /gc/stats has no fixed bytes: its shape, the window and POST /gc/reset.
+test('GET /gc/stats, POST /gc/reset', async () => {
+  const gcApp = buildApp({ liveObjects: 1000 })
+  const stats = async () => {
+    const res = await gcApp.inject({ method: 'GET', url: '/gc/stats' })
+    assert.equal(res.statusCode, 200)
+    assert.match(res.headers['content-type'], /^application\/json(; charset=utf-8)?$/)
+    const s = JSON.parse(res.body)
+    assert.deepEqual(Object.keys(s), ['runtime', 'live_objects', 'collections', 'pauses',
+      'pause_p50_ms', 'pause_p99_ms', 'pause_max_ms', 'largest_process_gc_ms', 'long_gcs'])
+    assert.equal(s.runtime, 'node')
+    assert.equal(s.live_objects, 1000)
+    // The BEAM's per-process figures are not V8's.
+    assert.equal(s.largest_process_gc_ms, null)
+    assert.equal(s.long_gcs, null)
+    return s
+  }
+
+  const reset = await gcApp.inject({ method: 'POST', url: '/gc/reset' })
+  assert.equal(reset.statusCode, 204)
+  assert.equal(reset.body, '')
+  const empty = await stats()
+  if (empty.pauses === 0) assert.equal(empty.pause_p50_ms, null)
+
+  // Enough short-lived objects for several scavenges; the observer reports
+  // them asynchronously.
+  let sink = 0
+  for (let i = 0; i < 2e6; i++) sink += [i, { i }].length
+  assert.ok(sink > 0)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const s = await stats()
+  assert.ok(s.collections >= 1, `collections ${s.collections}`)
+  assert.equal(s.pauses, s.collections)
+  assert.ok(s.pause_p50_ms > 0 && s.pause_p50_ms <= s.pause_p99_ms && s.pause_p99_ms <= s.pause_max_ms,
+    JSON.stringify(s))
+  await gcApp.close()
+})

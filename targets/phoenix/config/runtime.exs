@@ -1,10 +1,28 @@
 # Read when the release boots (and by `mix phx.server`), not at compile time:
-# PORT, HOST and PHX_SERVER come from the harness's environment.
+# PORT, HOST, PHX_SERVER and GC_LIVE_OBJECTS come from the harness's environment.
 import Config
 
 if System.get_env("PHX_SERVER") do
   config :bench_phoenix, BenchPhoenixWeb.Endpoint, server: true
 end
+
+# Records of the GC load's live heap (BenchPhoenix.GC.LiveHeap); unset or empty: none.
+gc_live_objects =
+  case System.get_env("GC_LIVE_OBJECTS", "") do
+    "" ->
+      0
+
+    value ->
+      case Integer.parse(value) do
+        {n, ""} when n >= 0 ->
+          n
+
+        _ ->
+          raise "environment variable GC_LIVE_OBJECTS must be a whole number, got: #{inspect(value)}"
+      end
+  end
+
+config :bench_phoenix, :gc_live_objects, gc_live_objects
 
 if config_env() == :prod do
   port =

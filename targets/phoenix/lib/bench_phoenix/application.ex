@@ -7,7 +7,15 @@ defmodule BenchPhoenix.Application do
     # The 10,000 users exist before the endpoint accepts its first request.
     BenchPhoenix.Users.load()
 
+    # config/runtime.exs reads GC_LIVE_OBJECTS.
+    live_objects = Application.get_env(:bench_phoenix, :gc_live_objects, 0)
+
+    # Started in order, each init/1 returning before the next child starts: the
+    # monitor first, so the figures since start include the live heap's build,
+    # then the live heap, complete before the endpoint accepts its first request.
     children = [
+      {BenchPhoenix.GC.Monitor, live_objects},
+      {BenchPhoenix.GC.LiveHeap, live_objects},
       BenchPhoenixWeb.Endpoint
     ]
 

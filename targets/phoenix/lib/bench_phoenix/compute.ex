@@ -45,7 +45,7 @@ defmodule BenchPhoenix.Compute do
   order). The first of repeated keys counts, as Go's `Query().Get`.
   """
   def params(query_string) do
-    qs = URI.query_decoder(query_string) |> Enum.reverse() |> Map.new()
+    qs = query(query_string)
 
     with {:ok, seed} <- param(qs, "seed", 0, 0, @mask),
          {:ok, rounds} <- param(qs, "rounds", @default_rounds, 1, @max_rounds),
@@ -54,9 +54,21 @@ defmodule BenchPhoenix.Compute do
     end
   end
 
-  # Absent: the default. Present: ASCII digits only (not empty, no sign;
-  # leading zeros are fine, as Go's strconv) within lo..hi.
-  defp param(qs, key, default, lo, hi) do
+  @doc """
+  The decoded query string as a map; the first of repeated keys wins (the
+  reversed list puts it last, and `Map.new/1` keeps the last).
+  """
+  def query(query_string) do
+    URI.query_decoder(query_string) |> Enum.reverse() |> Map.new()
+  end
+
+  @doc """
+  One parameter of `query/1`'s map, `{:ok, n}` or `{:error, key}`. Absent: the
+  default. Present: ASCII digits only (not empty, no sign; leading zeros are
+  fine, as Go's strconv) within lo..hi. `BenchPhoenix.GC` reads /gc/churn's
+  parameters with it too.
+  """
+  def param(qs, key, default, lo, hi) do
     case qs do
       %{^key => value} ->
         with true <- value != "" and digits?(value),

@@ -15,5 +15,8 @@ defmodule BenchPhoenixWeb.Router do
     get "/users/:id", UserController, :show
     post "/orders/quote", QuoteController, :create
     get "/compute/rank", ComputeController, :rank
+    get "/gc/churn", GCController, :churn
+    get "/gc/stats", GCController, :stats
+    post "/gc/reset", GCController, :reset
   end
 end
