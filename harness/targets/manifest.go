@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ type Requirement struct {
 	// Apt are Debian packages that satisfy the check (libraries a present
 	// toolchain lacks), installed like a toolchain's.
 	Apt []string `yaml:"apt" json:"apt,omitempty"`
+	// Scenarios, when set, limits the requirement to runs of these
+	// scenarios: what only their endpoints need (a database driver).
+	Scenarios []string `yaml:"scenarios" json:"scenarios,omitempty"`
 }
 
 // Manifest is targets/<name>/target.yaml.
@@ -169,4 +173,17 @@ func Select(all []*Manifest, names []string) ([]*Manifest, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// ForScenario is the manifest as a run of scenario sees it: without the
+// requirements that only other scenarios have.
+func (m *Manifest) ForScenario(scenario string) *Manifest {
+	c := *m
+	c.Requires = nil
+	for _, r := range m.Requires {
+		if len(r.Scenarios) == 0 || slices.Contains(r.Scenarios, scenario) {
+			c.Requires = append(c.Requires, r)
+		}
+	}
+	return &c
 }

@@ -173,7 +173,7 @@ func TestPhoenixRequiresEveryLockedPackage(t *testing.T) {
 			writeFile(t, filepath.Join(bin, "mix"), "#!/bin/sh\nprintf '%s\\n' '"+archives+"'\n", 0o755)
 			t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 
-			m := *real
+			m := *real.ForScenario("api") // the JSON API's requirements: no database driver
 			m.Dir = dir
 			miss := m.CheckRequirements(context.Background())
 			switch {
@@ -206,5 +206,18 @@ func writeFile(t *testing.T, path, body string, mode os.FileMode) {
 	}
 	if err := os.WriteFile(path, []byte(body), mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRequirementsOfOtherScenariosDoNotApply(t *testing.T) {
+	m := &Manifest{Name: "x", Requires: []Requirement{{Check: "true", Reason: "always"}, {Check: "false", Reason: "db driver", Scenarios: []string{"db"}}}}
+	if got := m.ForScenario("api"); len(got.Requires) != 1 || got.Requires[0].Reason != "always" {
+		t.Errorf("api: requires %+v, want only the unscoped one", got.Requires)
+	}
+	if got := m.ForScenario("db"); len(got.Requires) != 2 {
+		t.Errorf("db: requires %+v, want both", got.Requires)
+	}
+	if len(m.Requires) != 2 {
+		t.Errorf("ForScenario changed the manifest: %+v", m.Requires)
 	}
 }
