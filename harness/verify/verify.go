@@ -174,13 +174,32 @@ func roundTrip(v any) any {
 	return out
 }
 
+// Options choose the optional parts of the contract to check.
+type Options struct {
+	// Database: the target was given a freshly seeded database
+	// (scenarios/db.sql), so its /db/ endpoints are checked too.
+	Database bool
+}
+
 // Target runs every contract check against base (e.g. http://127.0.0.1:8080).
 func Target(ctx context.Context, base string) Report {
+	return TargetWith(ctx, base, Options{})
+}
+
+// TargetWith is Target with the optional parts opt asks for.
+func TargetWith(ctx context.Context, base string, opt Options) Report {
 	client := &http.Client{Timeout: 5 * time.Second}
 	base = strings.TrimRight(base, "/")
 	var rep Report
-	for _, e := range cases() {
+	all := cases()
+	if opt.Database {
+		all = append(all, dbCases()...)
+	}
+	for _, e := range all {
 		rep.Checks = append(rep.Checks, run(ctx, client, base, e))
+	}
+	if opt.Database {
+		rep.Checks = append(rep.Checks, placeOrder(ctx, client, base)...)
 	}
 	return rep
 }
