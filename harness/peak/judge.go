@@ -28,6 +28,11 @@ type Observation struct {
 	// Settle is how long the harness waited before the step for the target
 	// to be idle again after the one before; nil for a first step.
 	Settle *Settle `json:"settle,omitempty"`
+	// DatabaseCPU and Database are the scenario's database's CPU (a
+	// fraction of its own budget) and usage over the step; absent for a
+	// scenario without one.
+	DatabaseCPU float64       `json:"database_cpu,omitempty"`
+	Database    *sample.Stats `json:"database_sample,omitempty"`
 }
 
 // Settle is a wait for the target to go idle between two steps.

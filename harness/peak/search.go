@@ -58,6 +58,18 @@ type Result struct {
 	Steps []Step  `json:"steps"`
 }
 
+// AtPeak is the last passing step at the peak rate: where the peak's
+// CPU figures are read (which of the target and its database was near
+// its budget). Nil when no step passed.
+func (r Result) AtPeak() *Step {
+	for i := len(r.Steps) - 1; i >= 0; i-- {
+		if s := &r.Steps[i]; s.Verdict.Pass && s.Rate == r.Peak {
+			return s
+		}
+	}
+	return nil
+}
+
 // Search ramps the rate geometrically until a step fails, then bisects
 // between the highest passing and the lowest failing rate. Steps and the
 // best-so-far are kept on error or cancellation, so a partial run still

@@ -84,6 +84,16 @@ type Claim struct {
 	Target string   `yaml:"target"`
 	Ratio  []string `yaml:"ratio"`
 	Order  []string `yaml:"order"`
+	// Similar: the figure of these targets (the ones measured, at least
+	// MinTargets of them) within Factor of each other: largest over
+	// smallest at most Factor.
+	Similar    []string `yaml:"similar"`
+	Factor     float64  `yaml:"factor"`
+	MinTargets int      `yaml:"min_targets"`
+	// DatabaseBound: the rule is judged only when, at each target's peak,
+	// the scenario's database was the bottleneck (its CPU at least
+	// boundShare of its budget, the target's below that).
+	DatabaseBound bool `yaml:"database_bound"`
 
 	// Near: within ±Tolerance (relative) of this value.
 	Near      *float64 `yaml:"near"`
@@ -203,13 +213,22 @@ func (cl *Claim) validate(c *Claims) error {
 		return err
 	}
 	subjects := 0
-	for _, set := range []bool{cl.Target != "", len(cl.Ratio) > 0, len(cl.Order) > 0} {
+	for _, set := range []bool{cl.Target != "", len(cl.Ratio) > 0, len(cl.Order) > 0, len(cl.Similar) > 0} {
 		if set {
 			subjects++
 		}
 	}
 	if subjects != 1 {
-		return errors.New("set exactly one of target, ratio, order")
+		return errors.New("set exactly one of target, ratio, order, similar")
+	}
+	if cl.DatabaseBound && cl.Scenario == "" {
+		return errors.New("database_bound needs the scenario with the database (scenario:)")
+	}
+	if len(cl.Similar) > 0 {
+		return cl.validateSimilar()
+	}
+	if cl.Factor != 0 || cl.MinTargets != 0 {
+		return errors.New("factor and min_targets apply to similar only")
 	}
 	switch {
 	case len(cl.Ratio) > 0 && len(cl.Ratio) != 2:
@@ -237,6 +256,23 @@ func (cl *Claim) validate(c *Claims) error {
 	}
 	if cl.Tolerance < 0 || cl.Tolerance >= 1 {
 		return fmt.Errorf("tolerance %g: want a fraction in [0, 1)", cl.Tolerance)
+	}
+	return nil
+}
+
+func (cl *Claim) validateSimilar() error {
+	switch {
+	case len(cl.Similar) < 2:
+		return errors.New("similar needs at least two targets")
+	case cl.Factor <= 1:
+		return fmt.Errorf("factor %g: want the largest over the smallest figure, > 1", cl.Factor)
+	case cl.MinTargets < 0 || cl.MinTargets > len(cl.Similar):
+		return fmt.Errorf("min_targets %d: want 2..%d", cl.MinTargets, len(cl.Similar))
+	case cl.Near != nil || cl.Within != nil || cl.Gap != nil:
+		return errors.New("similar takes factor, not near, within or gap")
+	}
+	if cl.MinTargets == 0 {
+		cl.MinTargets = len(cl.Similar)
 	}
 	return nil
 }

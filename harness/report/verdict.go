@@ -125,6 +125,8 @@ func judge(run *results.Run, c *Claims, cl *Claim) Verdict {
 		judgeValue(run, c, cl, &v)
 	case len(cl.Ratio) == 2:
 		judgeRatio(run, c, cl, &v)
+	case len(cl.Similar) > 0:
+		judgeSimilar(run, cl, &v)
 	default:
 		judgeOrder(run, cl, &v)
 	}
@@ -158,6 +160,9 @@ func (cl *Claim) subjects() []string {
 	}
 	if len(cl.Ratio) > 0 {
 		return cl.Ratio
+	}
+	if len(cl.Similar) > 0 {
+		return cl.Similar
 	}
 	return cl.Order
 }

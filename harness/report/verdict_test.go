@@ -9,6 +9,7 @@ import (
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/results"
+	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
 )
 
@@ -267,23 +268,29 @@ func TestVerdictsAtAnotherBudgetAndUnpinned(t *testing.T) {
 
 func TestClaimsFileRejectsBadRules(t *testing.T) {
 	cases := map[string]string{
-		"unknown key":               `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, toleranse: 0.1}`,
-		"unknown source":            `{id: c, source: b, says: s, figure: p95_ms, target: chi, near: 9}`,
-		"unknown figure":            `{id: c, source: a, says: s, figure: p95, target: chi, near: 9}`,
-		"two subjects":              `{id: c, source: a, says: s, figure: p95_ms, target: chi, ratio: [a, b], near: 9}`,
-		"no rule":                   `{id: c, source: a, says: s, figure: p95_ms, target: chi}`,
-		"two rules":                 `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, within: [1, 2]}`,
-		"open range":                `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [~, ~]}`,
-		"inverted range":            `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [3, 2]}`,
-		"vcpus on latency":          `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, vcpus: 8}`,
-		"peak without its budget":   `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000}`,
-		"memory without its budget": `{id: c, source: a, says: s, figure: pss_fixed_mean_mb, target: chi, near: 95}`,
-		"vcpus on a ratio":          `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], near: 2, vcpus: 8}`,
-		"vcpus on CPU %":            `{id: c, source: a, says: s, figure: cpu_pct, target: chi, near: 38, vcpus: 8}`,
-		"gap without order":         `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 9, gap: [2, 5]}`,
-		"one-target order":          `{id: c, source: a, says: s, figure: peak_rps, order: [chi]}`,
-		"no statement":              `{id: c, source: a, figure: p95_ms, target: chi, near: 9}`,
-		"whole-run memory":          `{id: c, source: a, says: s, figure: rss_peak_mb, target: chi, near: 95, vcpus: 8}`,
+		"unknown key":                 `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, toleranse: 0.1}`,
+		"unknown source":              `{id: c, source: b, says: s, figure: p95_ms, target: chi, near: 9}`,
+		"unknown figure":              `{id: c, source: a, says: s, figure: p95, target: chi, near: 9}`,
+		"two subjects":                `{id: c, source: a, says: s, figure: p95_ms, target: chi, ratio: [a, b], near: 9}`,
+		"no rule":                     `{id: c, source: a, says: s, figure: p95_ms, target: chi}`,
+		"two rules":                   `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, within: [1, 2]}`,
+		"open range":                  `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [~, ~]}`,
+		"inverted range":              `{id: c, source: a, says: s, figure: p95_ms, target: chi, within: [3, 2]}`,
+		"vcpus on latency":            `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, vcpus: 8}`,
+		"peak without its budget":     `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 38000}`,
+		"memory without its budget":   `{id: c, source: a, says: s, figure: pss_fixed_mean_mb, target: chi, near: 95}`,
+		"vcpus on a ratio":            `{id: c, source: a, says: s, figure: peak_rps, ratio: [axum, chi], near: 2, vcpus: 8}`,
+		"vcpus on CPU %":              `{id: c, source: a, says: s, figure: cpu_pct, target: chi, near: 38, vcpus: 8}`,
+		"gap without order":           `{id: c, source: a, says: s, figure: peak_rps, target: chi, near: 9, gap: [2, 5]}`,
+		"one-target order":            `{id: c, source: a, says: s, figure: peak_rps, order: [chi]}`,
+		"no statement":                `{id: c, source: a, figure: p95_ms, target: chi, near: 9}`,
+		"whole-run memory":            `{id: c, source: a, says: s, figure: rss_peak_mb, target: chi, near: 95, vcpus: 8}`,
+		"similar without a factor":    `{id: c, source: a, says: s, figure: p95_ms, similar: [chi, axum]}`,
+		"similar of one":              `{id: c, source: a, says: s, figure: p95_ms, similar: [chi], factor: 2}`,
+		"similar with within":         `{id: c, source: a, says: s, figure: p95_ms, similar: [chi, axum], factor: 2, within: [1, 2]}`,
+		"too many min_targets":        `{id: c, source: a, says: s, figure: p95_ms, similar: [chi, axum], factor: 2, min_targets: 3}`,
+		"factor on a target":          `{id: c, source: a, says: s, figure: p95_ms, target: chi, near: 9, factor: 2}`,
+		"database_bound, no scenario": `{id: c, source: a, says: s, figure: p95_ms, similar: [chi, axum], factor: 2, database_bound: true}`,
 	}
 	for name, claim := range cases {
 		if _, err := ParseClaims(strings.NewReader(claimsHead + "  - " + claim + "\n")); err == nil {
@@ -599,6 +606,55 @@ func TestConnectionClaims(t *testing.T) {
 			}
 			if v := got["beam-2m-connections"]; v.Detail != "(extrapolated)" {
 				t.Errorf("beam-2m-connections: %q, want it marked extrapolated", v.Text())
+			}
+		})
+	}
+}
+
+// The database claims need three of the four targets, and are judged only
+// when the database was the bottleneck at every peak.
+func TestDatabaseClaims(t *testing.T) {
+	c, err := LoadClaims(filepath.Join("..", "..", "scenarios", "claims", "article.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := 1.0 / 3
+	dbTarget := func(name string, p95, peakRPS, cpuAtPeak, dbCPUAtPeak float64) results.Target {
+		tg := tgt(name, third, "target", map[string][]float64{results.FigPeakRPS: {peakRPS}, results.FigP95: {p95}})
+		tg.Peak.Steps = []peak.Step{{Rate: peakRPS, Verdict: peak.Verdict{Pass: true},
+			Observation: peak.Observation{TargetCPU: cpuAtPeak / 100, DatabaseCPU: dbCPUAtPeak / 100, Database: &sample.Stats{}}}}
+		return tg
+	}
+	cases := []struct {
+		name string
+		ts   []results.Target
+		want map[string]string
+		note string
+	}{
+		{"database-bound and similar", []results.Target{dbTarget("chi", 4, 1000, 40, 95), dbTarget("fastify", 5, 900, 70, 92), dbTarget("axum", 3.8, 1050, 30, 96), skipped("phoenix")},
+			map[string]string{"database-dominates": Holds, "database-dominates-peaks": Holds}, "fastify at its peak: its CPU 70%, the database's 92%"},
+		{"database-bound, spread too wide", []results.Target{dbTarget("chi", 4, 1000, 40, 95), dbTarget("fastify", 9, 600, 75, 90), dbTarget("axum", 3.8, 1050, 30, 96)},
+			map[string]string{"database-dominates": DoesNotHold, "database-dominates-peaks": DoesNotHold}, ""},
+		{"the target is the bottleneck", []results.Target{dbTarget("chi", 4, 1000, 40, 95), dbTarget("fastify", 5, 900, 99, 60), dbTarget("axum", 3.8, 1050, 30, 96)},
+			map[string]string{"database-dominates": NotMeasured, "database-dominates-peaks": NotMeasured}, "fastify at its peak: its CPU 99%, the database's 60% of their budgets: not database-bound"},
+		{"two targets only", []results.Target{dbTarget("chi", 4, 1000, 40, 95), dbTarget("axum", 3.8, 1050, 30, 96), skipped("fastify")},
+			map[string]string{"database-dominates": NotMeasured}, "2 of the targets measured, the rule needs 3"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			run := runOf(third, tc.ts...)
+			run.Manifest.Scenario = &scenario.Scenario{Name: "db"}
+			got := map[string]Verdict{}
+			for _, v := range Judge(run, c) {
+				got[v.Claim.ID] = v
+			}
+			for id, want := range tc.want {
+				if v := got[id]; v.Verdict != want {
+					t.Errorf("%s: %q, want %q (measured %s; notes %v)", id, v.Text(), want, v.Measured, v.Notes)
+				}
+			}
+			if tc.note != "" && !strings.Contains(strings.Join(got["database-dominates"].Notes, "\n"), tc.note) {
+				t.Errorf("database-dominates notes %v lack %q", got["database-dominates"].Notes, tc.note)
 			}
 		})
 	}

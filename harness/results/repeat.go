@@ -43,6 +43,13 @@ const (
 	FigGCPauseP99      = "gc_pause_p99_ms"
 	FigGCPauseMax      = "gc_pause_max_ms"
 	FigGCLargestProcGC = "gc_largest_process_ms"
+	// A database scenario's: its database's CPU (% of its own budget) and
+	// RSS during the fixed run, and the target's and the database's CPU at
+	// the peak (peak.Result.AtPeak).
+	FigDBCPUPct       = "db_cpu_pct"
+	FigDBRSSMeanMB    = "db_rss_mean_mb"
+	FigCPUAtPeakPct   = "cpu_at_peak_pct"
+	FigDBCPUAtPeakPct = "db_cpu_at_peak_pct"
 	// A connection-scale run's figures (Target.Hold).
 	FigMaxConnections = "max_connections"
 	FigRSSPerConnKB   = "rss_per_conn_kb"
@@ -67,6 +74,9 @@ func figureOf(r Repeat, name string) (float64, bool) {
 	}
 	if name == FigRSSPeakMB {
 		return r.RSSPeakMB, r.RSSPeakMB > 0
+	}
+	if v, ok, known := atPeak(r.Peak, name); known {
+		return v, ok
 	}
 	if h := r.Hold; h != nil {
 		switch name {
@@ -112,8 +122,35 @@ func figureOf(r Repeat, name string) (float64, bool) {
 		return 100 * f.LoaderCPU, true
 	case FigP999OverP50:
 		return s.Corrected.P999 / s.Corrected.P50, s.Corrected.P50 > 0
+	case FigDBCPUPct:
+		return 100 * f.DatabaseCPU, f.Database != nil
+	case FigDBRSSMeanMB:
+		if f.Database == nil {
+			return 0, false
+		}
+		return f.Database.RSSMeanMB, true
 	}
 	return gcFigure(f.GC, name)
+}
+
+// atPeak reads a CPU figure at the peak; known is false for any other
+// figure.
+func atPeak(p *peak.Result, name string) (v float64, ok, known bool) {
+	if name != FigCPUAtPeakPct && name != FigDBCPUAtPeakPct {
+		return 0, false, false
+	}
+	var s *peak.Step
+	if p != nil {
+		s = p.AtPeak()
+	}
+	switch {
+	case s == nil:
+		return 0, false, true
+	case name == FigCPUAtPeakPct:
+		return 100 * s.TargetCPU, s.TargetCPU >= 0, true
+	default:
+		return 100 * s.DatabaseCPU, s.Database != nil, true
+	}
 }
 
 // gcFigure reads a figure of the runtime's GC report; false where the

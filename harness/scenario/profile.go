@@ -42,6 +42,26 @@ type Profile struct {
 
 	Search Search `yaml:"search" json:"search"`
 	Loader Loader `yaml:"loader" json:"loader"`
+	// Database sizes a scenario's database (scenario database:).
+	Database Database `yaml:"database" json:"database"`
+}
+
+// Database is the PostgreSQL a database scenario runs, on the target's
+// CPUs under its own CFS quota: its own budget, separate from the
+// target's and the loader's.
+type Database struct {
+	// VCPUs is its budget; 0 gives it the target's.
+	VCPUs float64 `yaml:"vcpus" json:"vcpus"`
+	// Pool is the connection pool every target opens (DB_POOL).
+	Pool int `yaml:"pool" json:"pool"`
+}
+
+// DatabaseVCPUs is the database's budget beside a target of budget vCPUs.
+func (p *Profile) DatabaseVCPUs(target float64) float64 {
+	if p.Database.VCPUs > 0 {
+		return p.Database.VCPUs
+	}
+	return target
 }
 
 // Search bounds the peak search.
@@ -123,6 +143,7 @@ func LoadProfile(dir, name string) (*Profile, error) {
 			LoaderLatencyGuard: 0.1},
 		Loader: Loader{Workers: 16, MaxWorkers: 512, Connections: 512, Timeout: Duration(5 * time.Second), SpinBelow: 2500,
 			CapacityAddedP95: Duration(200 * time.Microsecond)},
+		Database: Database{Pool: 16},
 	}
 	if err := decodeFile(path, &p); err != nil {
 		return nil, err
@@ -168,6 +189,10 @@ func (p *Profile) validate(path string) error {
 		return fe("loader_ratio", "must be positive, got %g", p.LoaderRatio)
 	case p.FixedRatePerVCPU <= 0:
 		return fe("fixed_rate_per_vcpu", "must be positive, got %g", p.FixedRatePerVCPU)
+	case p.Database.VCPUs < 0:
+		return fe("database.vcpus", "must not be negative, got %g", p.Database.VCPUs)
+	case p.Database.Pool < 1:
+		return fe("database.pool", "must be at least 1, got %d", p.Database.Pool)
 	case p.Search.Growth <= 1:
 		return fe("search.growth", "must be > 1, got %g", p.Search.Growth)
 	case p.Search.Precision <= 0 || p.Search.Precision >= 1:

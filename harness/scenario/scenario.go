@@ -6,6 +6,7 @@ package scenario
 import (
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -51,6 +52,17 @@ type Scenario struct {
 	// keep-alive connections to the target while Requests are the paced
 	// probe stream (at the fixed rate) measured at each step.
 	Hold *Hold `yaml:"hold,omitempty" json:"hold,omitempty"`
+	// Database, when set, gives every target a PostgreSQL seeded from
+	// Schema (a file in scenarios/), freshly copied for each target.
+	Database *DatabaseScenario `yaml:"database,omitempty" json:"database,omitempty"`
+}
+
+// DatabaseScenario is a scenario's database.
+type DatabaseScenario struct {
+	// Schema is the SQL file, relative to scenarios/, that creates and
+	// seeds it; SchemaPath is where it was found.
+	Schema     string `yaml:"schema" json:"schema"`
+	SchemaPath string `yaml:"-" json:"-"`
 }
 
 // Hold is a connection-scale run: steps of held connections, each in use.
@@ -117,6 +129,15 @@ func (s *Scenario) validate(path string) error {
 	if s.Hold != nil {
 		if err := s.Hold.validate(path); err != nil {
 			return err
+		}
+	}
+	if d := s.Database; d != nil {
+		if d.Schema == "" || filepath.IsAbs(d.Schema) || strings.Contains(d.Schema, "..") {
+			return &FieldError{path, "database.schema", fmt.Sprintf("must name a SQL file in scenarios/, got %q", d.Schema)}
+		}
+		d.SchemaPath = filepath.Join(filepath.Dir(path), d.Schema)
+		if _, err := os.Stat(d.SchemaPath); err != nil {
+			return &FieldError{path, "database.schema", fmt.Sprintf("%s: %v", d.Schema, err)}
 		}
 	}
 	if s.Connections < 0 {

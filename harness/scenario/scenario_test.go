@@ -19,7 +19,7 @@ func TestShippedFilesLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{"api", "json", "compute", "gc", "connections"} {
+	for _, name := range []string{"api", "json", "compute", "gc", "connections", "db"} {
 		if _, err := LoadScenario(dir, name); err != nil {
 			t.Fatal(err)
 		}
