@@ -30,6 +30,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	} else {
 		writeMain(&b, run)
 	}
+	writeDatabase(&b, run)
 	writeTail(&b, run)
 	writeRepetitions(&b, run)
 	var notes []string
@@ -120,6 +121,39 @@ func writeMain(b *strings.Builder, run *Run) {
 	if m.Reference != nil {
 		fmt.Fprintf(b, "\nArticle figures: %s (%.0f vCPUs).\n", m.Reference.Source, m.Reference.VCPUs)
 	}
+}
+
+// writeDatabase is a database scenario's bottleneck table: each target's
+// CPU and its database's, at the fixed rate and at the peak.
+func writeDatabase(b *strings.Builder, run *Run) {
+	m := run.Manifest
+	if m.Scenario == nil || m.Scenario.Database == nil {
+		return
+	}
+	b.WriteString("\n## The database (PostgreSQL, its own budget)\n\n")
+	b.WriteString("| target | database CPU % @ fixed | database RSS MB @ fixed | target CPU % at peak | database CPU % at peak | bottleneck at peak |\n")
+	b.WriteString("|---|--:|--:|--:|--:|---|\n")
+	for _, t := range run.Targets {
+		if t.Status != StatusOK {
+			continue
+		}
+		r := SummaryRow(t)
+		neck := "–"
+		if r.CPUAtPeakPct >= 0 && r.DBCPUAtPeakPct >= 0 {
+			switch {
+			case r.DBCPUAtPeakPct >= 80 && r.CPUAtPeakPct < 80:
+				neck = "database"
+			case r.CPUAtPeakPct >= 80 && r.DBCPUAtPeakPct < 80:
+				neck = "target"
+			default:
+				neck = "neither clearly (both or neither at 80 %)"
+			}
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", r.Target, dashed(r.DBCPUPct, "%.0f"), dashed(r.DBRSSMeanMB, "%.0f"),
+			dashed(r.CPUAtPeakPct, "%.0f"), dashed(r.DBCPUAtPeakPct, "%.0f"), neck)
+	}
+	b.WriteString("\nCPU is each one's share of its own budget (the target's vCPUs; the profile's `database.vcpus`), over the fixed-rate run and over the last passing step at the peak. " +
+		"A resource at 80 % or more of its budget at the peak, with the other below, is the bottleneck; the database claims are judged only when it is the database for every target.\n")
 }
 
 // writeTail is the fixed run's tail beside what each runtime says of its

@@ -15,6 +15,7 @@ import (
 	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
+	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
 )
 
@@ -303,5 +304,32 @@ func TestGCFiguresInCSVAndMarkdown(t *testing.T) {
 	var b strings.Builder
 	if err := WriteMarkdown(&b, fixture()); err != nil || strings.Contains(b.String(), "garbage collection") {
 		t.Errorf("a run with no GC report has a GC section (%v)", err)
+	}
+}
+
+// A database run's summary.md names the bottleneck at each peak from the
+// target's and the database's CPU there.
+func TestDatabaseTableNamesTheBottleneck(t *testing.T) {
+	run := fixture()
+	run.Manifest.Scenario = &scenario.Scenario{Name: "db", Database: &scenario.DatabaseScenario{Schema: "db.sql"}}
+	f := *run.Targets[0].Fixed
+	f.DatabaseCPU, f.Database = 0.5, &sample.Stats{RSSMeanMB: 180}
+	run.Targets[0].Fixed = &f
+	p := *run.Targets[0].Peak
+	p.Peak = 900
+	p.Steps = []peak.Step{{Rate: 900, Verdict: peak.Verdict{Pass: true}, Observation: peak.Observation{TargetCPU: 0.45, DatabaseCPU: 0.93, Database: &sample.Stats{}}}}
+	run.Targets[0].Peak = &p
+	var b strings.Builder
+	if err := WriteMarkdown(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| chi | 50 | 180 | 45 | 93 | database |"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary.md lacks %q:\n%s", want, b.String())
+	}
+	recs, col := csvOf(t, run)
+	for c, want := range map[string]string{"db_cpu_pct": "50.0", "db_rss_mean_mb": "180.0", "cpu_at_peak_pct": "45.0", "db_cpu_at_peak_pct": "93.0"} {
+		if got := recs[1][col[c]]; got != want {
+			t.Errorf("%s = %q, want %q", c, got, want)
+		}
 	}
 }
