@@ -91,10 +91,10 @@ type HoldStats struct {
 // would also work (the netpoller makes a blocked read cheap), but it keeps
 // a stack, a timer and a read buffer per connection whether or not it is
 // in use; here only the
-// requests in flight have those, a handful at a time on a server that
-// answers (at Every=5s, 20K connections are 4K requests/s of about 100 µs
-// each). A stalled server raises that to one goroutine per request in
-// flight, which is bounded by the connections and by Timeout.
+// requests in flight have those, for a round trip each: a handful at a
+// time on a server that answers (at Every=5s, 20K connections are 4K
+// requests/s). A stalled server raises that to one goroutine per request
+// in flight, which is bounded by the connections and by Timeout.
 //
 // The price of not reading idle connections: a connection the peer closes
 // while idle still counts as open and held until its next request finds it
@@ -104,6 +104,20 @@ type HoldStats struct {
 //
 // Dials are paced at DialRate through one token bucket shared by Grow and
 // by re-dials; at most 256 are in flight while growing.
+//
+// Costs, measured on this 2-vCPU VM holding 10K and 18K connections at
+// Every=5s against a trivial net/http server on 127.0.0.1 (4 sources): the
+// loader's RSS grew 1.65-1.95 MB per 1K connections (about 0.9 KB of live
+// heap each, the rest GC headroom and runtime), and it spent 37-46 µs of
+// CPU per request, 7.4-8.7 µs per second per connection: 8-9 % of one core
+// for 10K connections (2K requests/s), 13 % for 18K. Most of it is the
+// kernel's loopback TCP work and the netpoller's wake-ups, not this code.
+// A goroutine per connection ({sleep; write; http.ReadResponse}) measured
+// 13 MB per 1K connections and 99 µs per request. A coarser tick bunches
+// more requests per wake-up and costs less (31 µs per request at 50 ms),
+// but sends the target bursts five times as large; 10 ms keeps them small.
+// (A batch goroutine writing a tick's requests and reading the responses
+// in turn cost the same 40 µs: what reads saved, back-to-back writes spent.)
 type Holder struct {
 	cfg     HoldConfig
 	req     []byte // the pre-encoded request
