@@ -334,14 +334,18 @@ func TestHoldGrowStopsAtTheFileLimit(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
 		t.Fatal(err)
 	}
+	restore := func() {
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(restore)
 	lowered := syscall.Rlimit{Cur: uint64(OpenFDs() + 30), Max: old.Max}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
 		t.Fatal(err)
 	}
 	err := grow(t, h, 100)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
+	restore() // before anything else in this process needs a descriptor
 	var ge *GrowError
 	if !errors.Is(err, syscall.EMFILE) || !errors.As(err, &ge) || !strings.Contains(ge.Limit, "RLIMIT_NOFILE") {
 		t.Fatalf("Grow returned %v, want EMFILE with the limit named", err)
