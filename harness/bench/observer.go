@@ -23,6 +23,10 @@ type Observer struct {
 	Budget float64
 	// Live, if set, receives the step in progress.
 	Live func(load.Step, sample.Reading)
+	// Database samples the scenario's database, if any, whose budget is
+	// DatabaseBudget vCPUs.
+	Database       *sample.Sampler
+	DatabaseBudget float64
 
 	loader    *sample.Sampler
 	loaderCap float64
@@ -69,9 +73,9 @@ func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (
 	}()
 	// Each sampler marks the step's start and end, so its window is the
 	// step exactly (sample.Sampler.Mark).
-	lfrom, tfrom := o.loader.Mark(ctx), o.mark(ctx)
+	lfrom, tfrom, dfrom := o.loader.Mark(ctx), o.mark(ctx), o.markDatabase(ctx)
 	step, err := load.Attack(ctx, o.Mix, cfg)
-	tto, lto := o.mark(ctx), o.loader.Mark(ctx)
+	tto, lto, dto := o.mark(ctx), o.loader.Mark(ctx), o.markDatabase(ctx)
 	obs := peak.Observation{Step: step, TargetCPU: -1, LoaderAdded: <-added}
 	ls := o.loader.Between(lfrom, lto)
 	obs.LoaderCPU = ls.CPUMean / 100 / o.loaderCap
@@ -81,7 +85,20 @@ func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (
 		obs.TargetCPU = ts.CPUMean / 100 / o.Budget
 		obs.Target = &ts
 	}
+	if o.Database != nil {
+		ds := o.Database.Between(dfrom, dto)
+		obs.DatabaseCPU = ds.CPUMean / 100 / o.DatabaseBudget
+		obs.Database = &ds
+	}
 	return obs, ts, err
+}
+
+// markDatabase marks the database's sampler, when there is one.
+func (o *Observer) markDatabase(ctx context.Context) time.Time {
+	if o.Database == nil {
+		return time.Now()
+	}
+	return o.Database.Mark(ctx)
 }
 
 // Settle waits after a step until the target is idle again: at least

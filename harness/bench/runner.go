@@ -97,6 +97,7 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 	if err := results.Write(dir, run); err != nil {
 		return nil, dir, err
 	}
+	defer raiseNoFile(o.Scenario, o.Progress.Logf)()
 	if o.Calibrate {
 		calibrateLoader(ctx, o, plan, man)
 		if err := results.Write(dir, run); err != nil {
@@ -200,6 +201,7 @@ func calibrateLoader(ctx context.Context, o Options, plan cpuset.Plan, man *resu
 // runTarget measures one target, and records what it measured even when a
 // phase fails: the run goes on to the next target.
 func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Manifest, logPath string, capacity float64) results.Target {
+	m = m.ForScenario(o.Scenario.Name)
 	r := &targetRun{o: o, plan: plan, m: m, logPath: logPath, capacity: capacity, p: o.Progress, parent: ctx}
 	r.t = results.Target{Name: m.Name, Language: m.Language, Framework: m.Framework, Runtime: o.Runtime.Name(),
 		VCPUs: plan.Budget, Workers: plan.Workers(), Start: time.Now().UTC()}
@@ -233,7 +235,8 @@ type targetRun struct {
 }
 
 // run is prepare, start, verify, warm-up, then each repetition's fixed run
-// and peak search; the target is stopped on every way out.
+// and peak search, or a connection-scale scenario's steps; the target is
+// stopped on every way out.
 func (r *targetRun) run(ctx context.Context) {
 	if skipped, err := r.prepare(ctx); skipped || err != nil {
 		if err != nil {
@@ -259,6 +262,14 @@ func (r *targetRun) run(ctx context.Context) {
 	defer closeObs()
 	if err := r.warmup(ctx); err != nil {
 		r.fail("warmup: %v", err)
+		return
+	}
+	if r.o.Scenario.Hold != nil {
+		if err := r.hold(ctx); err != nil {
+			r.fail("connection scale: %v", err)
+			return
+		}
+		r.finishHold()
 		return
 	}
 	if err := r.repeat(ctx); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/contract"
+	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/scenario"
@@ -281,5 +282,39 @@ func TestFixedRunCarriesTheRuntimesGCFigures(t *testing.T) {
 		if v := rows["plain"][col]; v != "" {
 			t.Errorf("plain: %s = %q, want empty (no collector reported)", col, v)
 		}
+	}
+}
+
+// A connection-scale scenario holds each step's connections against a
+// real server process, probes it, and stops at a step the machine's limits
+// refuse, naming the limit: here a million connections against
+// RLIMIT_NOFILE.
+func TestHoldRunStepsUpToTheLoadersLimit(t *testing.T) {
+	root := t.TempDir()
+	writeTarget(t, root, "held", "", nil)
+	s := apiScenario(t)
+	d := func(v time.Duration) scenario.Duration { return scenario.Duration(v) }
+	s.Hold = &scenario.Hold{Steps: []int{50, 120, 1000000}, Every: d(200 * time.Millisecond), Path: "/json", Measure: d(500 * time.Millisecond),
+		SLOP99: d(50 * time.Millisecond), DialRate: 2000, Sources: 2}
+	run, dir := runScenario(t, context.Background(), root, tinyProfile(), s)
+	h := byName(run)["held"]
+	if h.Status != results.StatusOK || h.Hold == nil {
+		t.Fatalf("held: status %s (%s), hold %+v", h.Status, h.Reason, h.Hold)
+	}
+	res := h.Hold
+	if res.MaxConnections != 120 || res.Bound != peak.BoundLoader || !res.LowerBound() || len(res.Steps) != 3 {
+		t.Fatalf("max %d bound %s steps %d, want 120, loader, 3 (note %q)", res.MaxConnections, res.Bound, len(res.Steps), res.Note)
+	}
+	for _, st := range res.Steps[:2] {
+		if !st.Pass || st.Held != st.Connections || st.Probe == nil || st.HeldRequests < int64(st.Connections) {
+			t.Errorf("step %d: pass %v held %d probe %v held requests %d (%s)", st.Connections, st.Pass, st.Held, st.Probe != nil, st.HeldRequests, st.Why)
+		}
+	}
+	if last := res.Steps[2]; last.Probe != nil || last.Limit != peak.BoundLoader || !strings.Contains(last.Why, "RLIMIT_NOFILE") {
+		t.Errorf("the million step: limit %q why %q, want it refused by RLIMIT_NOFILE", last.Limit, last.Why)
+	}
+	row := readCSV(t, dir)["held"]
+	if row["max_connections"] != "120" || row["max_connections_bound"] != "loader" || row["peak_bound"] != "" {
+		t.Errorf("summary.csv: max_connections %q bound %q peak_bound %q", row["max_connections"], row["max_connections_bound"], row["peak_bound"])
 	}
 }
