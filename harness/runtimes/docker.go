@@ -278,7 +278,7 @@ func (d *Docker) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Ins
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("find a free port: %w", err)
 	}
