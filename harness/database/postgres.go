@@ -11,76 +11,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/sample"
 )
 
-const (
-	// User is the cluster's superuser, trusted on loopback: the targets
-	// connect as it, with no password.
-	User = "bench"
-	// SeedDatabase is the template every target's database is copied from.
-	SeedDatabase = "bench_seed"
-	// DefaultMaxConnections is max_connections when Spec leaves it 0.
-	DefaultMaxConnections = 200
-
-	// startTimeout bounds initdb plus the wait for the first connection.
-	startTimeout = 60 * time.Second
-	// stopTimeout is how long a fast shutdown may take before SIGKILL.
-	stopTimeout = 10 * time.Second
-)
-
 // ErrNoPostgres says the PostgreSQL server binaries are not installed.
 var ErrNoPostgres = errors.New("the PostgreSQL server binaries (postgres, initdb) are missing: apt-get install -y postgresql-15")
-
-// Spec is how the database server is started.
-type Spec struct {
-	// CPUs the server may run on; empty means the CPUs this process was
-	// started with.
-	CPUs []int
-	// Budget in vCPUs, may be fractional (a CFS quota); 0, or not less
-	// than len(CPUs), leaves the CPU set as the only limit.
-	Budget      float64
-	QuotaPeriod time.Duration
-	// MemoryBytes caps the server's cgroup (shared_buffers included);
-	// 0 leaves it uncapped.
-	MemoryBytes int64
-	// MaxConnections is max_connections; 0 means DefaultMaxConnections.
-	MaxConnections int
-	// LogPath receives initdb's and the server's output ("" discards it).
-	LogPath string
-	// Name is unique per run; it names the cgroup (bench-db-Name).
-	Name string
-}
-
-// Server is a PostgreSQL cluster the harness made in a temporary
-// directory and runs as a child process, in a cgroup of its own. The caller
-// must defer Stop as soon as Start returns a Server, whatever happens next:
-// Stop is what removes the process tree, the data directory and the cgroup.
-type Server struct {
-	spec    Spec
-	bindir  string
-	version string
-	runAs   *account
-	dataDir string
-	port    int
-	pin     *runtimes.Pinned
-	log     *os.File
-	cmd     *exec.Cmd
-	usage   sample.Source
-
-	done     chan struct{}
-	err      error
-	stopOnce sync.Once
-	stopErr  error
-}
 
 // account is the unprivileged user the server runs as when the harness is
 // root: PostgreSQL refuses to run as root.
@@ -89,40 +28,22 @@ type account struct {
 	uid, gid uint32
 }
 
-// testHook, when set (tests only), is called at each stage of Start
-// ("datadir", "initdb", "postmaster"), so a test can cancel exactly there.
-var testHook func(stage string, s *Server)
-
-func (s *Server) hook(stage string) {
-	if testHook != nil {
-		testHook(stage, s)
-	}
-}
-
 // Start makes a new cluster in a temporary directory (initdb), starts its
 // postmaster on a free loopback port and waits until it accepts
 // connections. ctx bounds the start only: once Start has returned, the
 // server runs until Stop. On error Start has removed whatever it made,
 // and cancelling ctx during Start is such an error.
 func Start(ctx context.Context, spec Spec) (*Server, error) {
-	if spec.MaxConnections == 0 {
-		spec.MaxConnections = DefaultMaxConnections
-	}
-	if spec.QuotaPeriod == 0 {
-		spec.QuotaPeriod = 100 * time.Millisecond // the kernel's default CFS period
-	}
-	if len(spec.CPUs) == 0 {
-		cpus, err := cpuset.Given()
-		if err != nil {
-			return nil, err
-		}
-		spec.CPUs = cpus
+	spec, err := spec.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	bindir, err := Binaries()
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{spec: spec, bindir: bindir, done: make(chan struct{})}
+	s.stop = s.stopLocal
 	if err := s.start(ctx); err != nil {
 		_ = s.Stop(context.Background())
 		return nil, err
@@ -147,12 +68,8 @@ func (s *Server) start(ctx context.Context) error {
 	if s.runAs, err = serverAccount(); err != nil {
 		return err
 	}
-	logPath := s.spec.LogPath
-	if logPath == "" {
-		logPath = os.DevNull
-	}
-	if s.log, err = os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-		return fmt.Errorf("open log: %w", err)
+	if err := s.openLog(); err != nil {
+		return err
 	}
 	if err := s.makeDataDir(); err != nil {
 		return err
@@ -309,40 +226,6 @@ func (s *Server) initdb(ctx context.Context) error {
 	return fmt.Errorf("initdb: %w", ctx.Err())
 }
 
-// settings are the server's -c flags: a benchmark's tuning, each for a reason.
-func (s *Server) settings() []string {
-	return []string{
-		// Durability stays real: every commit's WAL reaches the disk, and
-		// torn pages can be repaired.
-		"fsync=on",
-		"full_page_writes=on",
-		// Commits do not wait for their WAL flush (the WAL writer flushes
-		// within 200 ms): group commit's effect without risking corruption, so
-		// a POST measures the database's work, not this machine's disk latency.
-		"synchronous_commit=off",
-		// The ~340 MB data set mostly fits, as on a production box sized for
-		// its data.
-		"shared_buffers=256MB",
-		// Room for every target's pool plus the harness's own connections.
-		"max_connections=" + strconv.Itoa(s.spec.MaxConnections),
-		// No checkpoint storm in the middle of a measured step.
-		"checkpoint_timeout=30min",
-		"max_wal_size=4GB",
-		// Short OLTP queries: compiling them would be the cost measured.
-		"jit=off",
-		// The harness runs VACUUM ANALYZE itself before each target (Fresh),
-		// so no background vacuum lands in a step.
-		"autovacuum=off",
-		// The same memory behaviour on every machine, whatever it reserves.
-		"huge_pages=off",
-		// Loopback only; the unix socket stays in the data directory, which
-		// goes with the run.
-		"listen_addresses=127.0.0.1",
-		"unix_socket_directories=" + s.dataDir,
-		"port=" + strconv.Itoa(s.port),
-	}
-}
-
 // startPostmaster runs the postgres binary itself (not pg_ctl, which
 // daemonizes it away from the harness) as a child process, through the
 // local runtime's join script, so it and every backend it forks start in
@@ -350,7 +233,8 @@ func (s *Server) settings() []string {
 // server's user and sets the parent-death signal again, which the kernel
 // clears on a change of user.
 func (s *Server) startPostmaster() error {
-	s.pin = runtimes.Pin("bench-db-"+s.spec.Name, runtimes.BudgetLimits(s.spec.CPUs, s.spec.Budget, s.spec.QuotaPeriod, s.spec.MemoryBytes))
+	pin := runtimes.Pin("bench-db-"+s.spec.Name, runtimes.BudgetLimits(s.spec.CPUs, s.spec.Budget, s.spec.QuotaPeriod, s.spec.MemoryBytes))
+	s.pin, s.pinning = pin, pin.Pinning
 	var argv []string
 	if s.runAs != nil {
 		setpriv, err := exec.LookPath("setpriv")
@@ -361,129 +245,35 @@ func (s *Server) startPostmaster() error {
 			"--clear-groups", "--pdeathsig=KILL", "--"}
 	}
 	argv = append(argv, filepath.Join(s.bindir, "postgres"), "-D", s.dataDir)
-	for _, c := range s.settings() {
+	for _, c := range s.settings(s.dataDir) {
 		argv = append(argv, "-c", c)
 	}
-	fmt.Fprintf(s.log, "== postgres (%s, %s): %s\n", s.version, s.pin.Pinning, strings.Join(argv, " "))
-	cmd := s.pin.Command(argv, os.Environ())
+	fmt.Fprintf(s.log, "== postgres (%s, %s): %s\n", s.version, s.pinning, strings.Join(argv, " "))
+	cmd := pin.Command(argv, os.Environ())
 	cmd.Dir = s.dataDir
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
-	s.cmd = cmd
+	s.pid = cmd.Process.Pid
 	go func() {
 		s.err = cmd.Wait()
 		close(s.done)
 	}()
-	s.usage = s.pin.Usage(cmd.Process.Pid)
+	s.usage = pin.Usage(s.pid)
 	return nil
 }
 
-// waitReady connects until the server answers, it exits, ctx ends or
-// startTimeout passes.
-func (s *Server) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(startTimeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := s.ping(ctx)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres accepted no connection within %s (last: %v; %s)", startTimeout, err, s.logTail())
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("start postgres: %w", ctx.Err())
-		case <-s.done:
-			return fmt.Errorf("postgres exited before accepting connections: %v (%s)", s.err, s.logTail())
-		case <-tick.C:
-		}
-	}
-}
-
-func (s *Server) ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	return conn.Ping(ctx)
-}
-
-// logTail is the end of the server's log, for an error message.
-func (s *Server) logTail() string {
-	if s.spec.LogPath == "" {
-		return "no log kept"
-	}
-	b, err := os.ReadFile(s.spec.LogPath)
-	if err != nil {
-		return "log unreadable: " + err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
-	}
-	return "log " + s.spec.LogPath + ": " + strings.Join(lines, " | ")
-}
-
-// DSN is the connection string of database name on this server.
-func (s *Server) DSN(name string) string {
-	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", User, s.port, name)
-}
-
-// Port is the server's TCP port on 127.0.0.1.
-func (s *Server) Port() int { return s.port }
-
-// Version is the server's `postgres --version`, for the record.
-func (s *Server) Version() string { return s.version }
-
-// PID is the postmaster's process id (0 before it started).
-func (s *Server) PID() int {
-	if s.cmd == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
-
-// Usage reads CPU and memory of the server's processes (postmaster and
-// backends): its cgroup, else its process tree, as for targets.
-func (s *Server) Usage() sample.Source { return s.usage }
-
-// Pinning says how the server's CPU budget is enforced, for the record.
-func (s *Server) Pinning() string {
-	if s.pin == nil {
-		return ""
-	}
-	return s.pin.Pinning
-}
-
-// Done is closed when the postmaster exits; Err then says how.
-func (s *Server) Done() <-chan struct{} { return s.done }
-func (s *Server) Err() error            { return s.err }
-
-// Stop shuts the server down and removes everything Start made: SIGINT to
-// the postmaster (a fast shutdown: sessions are ended, a checkpoint is
-// written, every backend has exited before the postmaster does), SIGKILL to
-// its process tree after stopTimeout or when ctx ends, then the cgroup
-// (which kills anything left in it) and the data directory. Pass a ctx that
-// is not already done to let the shutdown be clean: backends killed with
-// their postmaster are re-parented to init, and stay zombies where init
-// does not reap. Stop is safe to call more than once, and on a Server whose
-// Start failed halfway.
-func (s *Server) Stop(ctx context.Context) error {
-	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
-	return s.stopErr
-}
-
-func (s *Server) stop(ctx context.Context) error {
+// stopLocal sends SIGINT to the postmaster (a fast shutdown: sessions are
+// ended, a checkpoint is written, every backend has exited before the
+// postmaster does), SIGKILL to its process tree after stopTimeout or when
+// ctx ends, then removes the cgroup (which kills anything left in it) and
+// the data directory. Backends killed with their postmaster are
+// re-parented to init, and stay zombies where init does not reap: hence
+// the SIGINT first.
+func (s *Server) stopLocal(ctx context.Context) error {
 	var errs []error
-	if s.cmd != nil {
-		pid := s.cmd.Process.Pid
+	if pid := s.pid; pid != 0 {
 		_ = syscall.Kill(pid, syscall.SIGINT)
 		timer := time.NewTimer(stopTimeout)
 		select {
@@ -519,9 +309,6 @@ func (s *Server) stop(ctx context.Context) error {
 		if err := os.RemoveAll(s.dataDir); err != nil {
 			errs = append(errs, fmt.Errorf("remove the data directory: %w", err))
 		}
-	}
-	if s.log != nil {
-		s.log.Close()
 	}
 	return errors.Join(errs...)
 }
