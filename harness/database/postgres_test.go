@@ -66,6 +66,8 @@ func TestServer(t *testing.T) {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 
+	t.Run("settings", func(t *testing.T) { checkSettings(t, ctx, conn) })
+
 	t.Run("users", func(t *testing.T) {
 		for _, id := range []int{1, 7, 10000} {
 			got := queryUser(t, ctx, conn, id)
@@ -232,6 +234,23 @@ func TestStartCancelled(t *testing.T) {
 			}
 			at.assertGone(t)
 		})
+	}
+}
+
+// checkSettings asks the server for the tuning Start gave it.
+func checkSettings(t *testing.T, ctx context.Context, conn *pgx.Conn) {
+	t.Helper()
+	want := map[string]string{"fsync": "on", "full_page_writes": "on", "synchronous_commit": "off", "shared_buffers": "256MB",
+		"max_connections": "200", "checkpoint_timeout": "30min", "max_wal_size": "4GB", "jit": "off", "autovacuum": "off",
+		"huge_pages": "off", "listen_addresses": "127.0.0.1", "server_encoding": "UTF8", "lc_collate": "C"}
+	for name, v := range want {
+		var got string
+		if err := conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&got); err != nil {
+			t.Fatalf("current_setting(%s): %v", name, err)
+		}
+		if got != v {
+			t.Errorf("%s = %s, want %s", name, got, v)
+		}
 	}
 }
 

@@ -96,6 +96,9 @@ type Server struct {
 	pin     *runtimes.Pinned
 	pid     int
 
+	// The container's (docker.go).
+	ctr *container
+
 	done     chan struct{}
 	err      error
 	stopOnce sync.Once
