@@ -108,11 +108,17 @@ func (d *Docker) mode() string {
 }
 
 func (d *Docker) baseImage() string {
-	switch {
-	case d.BaseImage != "":
+	if d.BaseImage != "" {
 		return d.BaseImage
-	case os.Getenv("BENCH_BASE_IMAGE") != "":
-		return os.Getenv("BENCH_BASE_IMAGE")
+	}
+	return BaseImage()
+}
+
+// BaseImage is the offline path's FROM: $BENCH_BASE_IMAGE, else
+// DefaultBaseImage.
+func BaseImage() string {
+	if b := os.Getenv("BENCH_BASE_IMAGE"); b != "" {
+		return b
 	}
 	return DefaultBaseImage
 }
@@ -135,11 +141,11 @@ var quietTestcontainers = sync.OnceFunc(func() {
 	tclog.SetDefault(tclog.NewNoopLogger())
 })
 
-// newProvider returns a testcontainers provider whose default network is the
+// NewProvider returns a testcontainers provider whose default network is the
 // host's: without that, an engine with no bridge network (dockerd
 // --bridge=none) makes testcontainers create one, a private-range network
 // this machine must not have, and attach every container to it.
-func newProvider(logw io.Writer) (*testcontainers.DockerProvider, error) {
+func NewProvider(logw io.Writer) (*testcontainers.DockerProvider, error) {
 	quietTestcontainers()
 	if logw == nil {
 		logw = io.Discard
@@ -278,7 +284,7 @@ func (d *Docker) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Ins
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("find a free port: %w", err)
 	}
@@ -286,12 +292,12 @@ func (d *Docker) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Ins
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	res, pin := containerResources(spec)
+	res, pin := ContainerResources(spec)
 	inst := &dockerInstance{
 		url: fmt.Sprintf("http://127.0.0.1:%d", port), cli: cli, log: logf, image: img, done: make(chan struct{}),
 		pinning: fmt.Sprintf("docker %s, image %s (%s path, %.0f MB)", pin, img.Tag, img.Build, img.SizeMB()),
 	}
-	provider, err := newProvider(logf)
+	provider, err := NewProvider(logf)
 	if err != nil {
 		logf.Close()
 		return nil, err
@@ -338,18 +344,18 @@ func (d *Docker) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Ins
 		_ = inst.Stop(context.Background())
 		return nil, fmt.Errorf("inspect container of %s: %w", m.Name, err)
 	}
-	inst.usage, inst.sampling = containerSource(cli, inst.id, insp.Container.State.Pid)
+	inst.usage, inst.sampling = ContainerSource(cli, inst.id, insp.Container.State.Pid)
 	inst.pinning += ", sampled from " + inst.sampling
 	inst.watch()
 	return inst, nil
 }
 
-// containerResources turns a plan into the engine's cgroup settings. A
+// ContainerResources turns a plan into the engine's cgroup settings. A
 // fractional budget with the profile's quota period (10 ms) is given as
 // CPUQuota/CPUPeriod, as the local runtime sets it: NanoCPUs would impose
 // Docker's fixed 100 ms period, whose throttling stalls (up to 67 ms at a
 // third of a CPU) would put a different latency tail on the same budget.
-func containerResources(spec Spec) (container.Resources, string) {
+func ContainerResources(spec Spec) (container.Resources, string) {
 	res := container.Resources{CpusetCpus: cpuset.List(spec.Plan.TargetCPUs)}
 	pin := "cpuset " + res.CpusetCpus
 	fractional := spec.Plan.Budget < float64(len(spec.Plan.TargetCPUs))
@@ -381,9 +387,9 @@ func Labels(runID, name string) map[string]string {
 	}
 }
 
-// containerSource samples a container from its cgroup when this process
+// ContainerSource samples a container from its cgroup when this process
 // can read it (same machine as the engine), else from the stats API.
-func containerSource(cli client.APIClient, id string, pid int) (sample.Source, string) {
+func ContainerSource(cli client.APIClient, id string, pid int) (sample.Source, string) {
 	if pid > 0 {
 		if cg, err := sample.ForPID(pid); err == nil {
 			return cg, "cgroup " + cg.Dir()
@@ -439,21 +445,28 @@ func ImageSizeMB(inst Instance) float64 {
 
 // watch closes done when the container stops running, with its exit code.
 func (i *dockerInstance) watch() {
+	i.stopWatch = WatchContainer(i.cli, i.id, &i.err, i.done)
+}
+
+// WatchContainer closes done when container id stops running, after
+// setting *exit to how it ended; the returned func stops watching (done
+// is then closed too).
+func WatchContainer(cli client.APIClient, id string, exit *error, done chan<- struct{}) (stop context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
-	i.stopWatch = cancel
 	go func() {
-		defer close(i.done)
-		w := i.cli.ContainerWait(ctx, i.id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+		defer close(done)
+		w := cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 		select {
 		case r := <-w.Result:
-			i.err = fmt.Errorf("container exited with status %d", r.StatusCode)
+			*exit = fmt.Errorf("container exited with status %d", r.StatusCode)
 			if r.Error != nil && r.Error.Message != "" {
-				i.err = fmt.Errorf("%w: %s", i.err, r.Error.Message)
+				*exit = fmt.Errorf("%w: %s", *exit, r.Error.Message)
 			}
 		case err := <-w.Error:
-			i.err = fmt.Errorf("waiting for the container: %w", err)
+			*exit = fmt.Errorf("waiting for the container: %w", err)
 		}
 	}()
+	return cancel
 }
 
 // Stop stops the container (SIGTERM, SIGKILL after 3 s) and removes it;
@@ -462,18 +475,7 @@ func (i *dockerInstance) Stop(ctx context.Context) error {
 	i.stopOnce.Do(func() {
 		var errs []error
 		if i.ctr != nil {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := i.ctr.Terminate(ctx, testcontainers.StopTimeout(3*time.Second)); err != nil {
-				errs = append(errs, fmt.Errorf("terminate container: %w", err))
-			}
-			id := i.ctr.GetContainerID()
-			if _, err := i.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); err == nil {
-				// Terminate failed half-way: force the removal.
-				if _, err := i.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-					errs = append(errs, fmt.Errorf("remove container %.12s: %w", id, err))
-				}
-			}
+			errs = append(errs, TerminateContainer(ctx, i.cli, i.ctr, 3*time.Second))
 		}
 		if i.stopWatch != nil {
 			i.stopWatch()
@@ -488,6 +490,26 @@ func (i *dockerInstance) Stop(ctx context.Context) error {
 		i.stopErr = errors.Join(errs...)
 	})
 	return i.stopErr
+}
+
+// TerminateContainer stops ctr (its stop signal, SIGKILL after grace) and
+// removes it with its volumes; removal is checked, since a container left
+// behind holds its CPU set. It goes on when ctx is already done.
+func TerminateContainer(ctx context.Context, cli client.APIClient, ctr testcontainers.Container, grace time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if err := ctr.Terminate(ctx, testcontainers.StopTimeout(grace)); err != nil {
+		errs = append(errs, fmt.Errorf("terminate container: %w", err))
+	}
+	id := ctr.GetContainerID()
+	if _, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); err == nil {
+		// Terminate failed half-way: force the removal.
+		if _, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			errs = append(errs, fmt.Errorf("remove container %.12s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // SweepOrphans removes containers labelled by a harness process that no
@@ -598,7 +620,7 @@ func InspectContainer(ctx context.Context, cli client.APIClient, idOrName string
 			info.Budget = float64(hc.CPUQuota) / float64(period)
 		}
 	}
-	info.Usage, info.Sampling = containerSource(cli, c.ID, c.State.Pid)
+	info.Usage, info.Sampling = ContainerSource(cli, c.ID, c.State.Pid)
 	exited := make(chan struct{})
 	info.Exited = exited
 	go func() {

@@ -152,7 +152,7 @@ func BaseImages(dockerfile string) ([]string, error) {
 // (its .dockerignore honoured). RUN steps get the host's network, the only
 // one an engine started with --bridge=none has, for package installs.
 func (d *Docker) buildDockerfile(ctx context.Context, cli client.APIClient, m *targets.Manifest, logw io.Writer) (*Image, error) {
-	p, err := newProvider(logw)
+	p, err := NewProvider(logw)
 	if err != nil {
 		return nil, err
 	}

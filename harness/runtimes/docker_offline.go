@@ -66,7 +66,7 @@ func (d *Docker) buildOffline(ctx context.Context, cli client.APIClient, m *targ
 		return nil, err
 	}
 	fmt.Fprintf(logw, "== docker build %s (offline, generated Dockerfile):\n%s", m.Name, dockerfile)
-	p, err := newProvider(logw)
+	p, err := NewProvider(logw)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func writeOfflineContext(w io.Writer, m *targets.Manifest, base string) (string,
 		return "", err
 	}
 	for dst, src := range hostFiles {
-		if err := addFile(tw, src, "host"+dst); err != nil {
+		if err := AddFile(tw, src, "host"+dst); err != nil {
 			return "", fmt.Errorf("add %s: %w", src, err)
 		}
 	}
@@ -241,31 +241,33 @@ func interpreterClosure(m *targets.Manifest, imageEnv map[string]string) (files 
 	}
 	f.Close()
 	files = map[string]string{"/usr/local/bin/" + prog: real}
-	deps, err := sharedLibs(real)
+	deps, err := SharedLibs(real)
 	if err != nil {
 		return nil, false, nil, err
 	}
 	for _, lib := range deps {
-		files[offlineLib+"/"+filepath.Base(lib.name)] = lib.path
+		files[offlineLib+"/"+filepath.Base(lib.Name)] = lib.Path
 		libs = true
 	}
 	return files, libs, nil, nil
 }
 
-type sharedLib struct{ name, path string }
+// SharedLib is one library a binary loads: its soname (Name, as the binary asks
+// for it) and the file it resolves to on this machine (Path, links followed).
+type SharedLib struct{ Name, Path string }
 
 // glibc's own libraries stay the base image's: they must match its ld.so.
 var glibc = []string{"linux-vdso", "ld-linux", "libc.so", "libm.so", "libdl.so", "libpthread.so", "librt.so",
 	"libresolv.so", "libutil.so", "libanl.so", "libnsl.so", "libcrypt.so"}
 
-// sharedLibs lists, with ldd, the libraries bin loads, glibc's left out.
-func sharedLibs(bin string) ([]sharedLib, error) {
+// SharedLibs lists, with ldd, the libraries bin loads, glibc's left out.
+func SharedLibs(bin string) ([]SharedLib, error) {
 	out, err := exec.Command("ldd", bin).Output()
 	if err != nil {
 		// A static binary: ldd says "not a dynamic executable" and fails.
 		return nil, nil
 	}
-	var libs []sharedLib
+	var libs []SharedLib
 lines:
 	for _, line := range strings.Split(string(out), "\n") {
 		name, rest, ok := strings.Cut(strings.TrimSpace(line), " => ")
@@ -285,7 +287,7 @@ lines:
 		if err != nil {
 			return nil, err
 		}
-		libs = append(libs, sharedLib{name: name, path: real})
+		libs = append(libs, SharedLib{Name: name, Path: real})
 	}
 	return libs, nil
 }
@@ -339,8 +341,8 @@ func addTree(tw *tar.Writer, dir, prefix string, skip func(rel string) bool) err
 	})
 }
 
-// addFile adds one regular file (links followed) at name, with its parents.
-func addFile(tw *tar.Writer, src, name string) error {
+// AddFile adds one regular file (links followed) at name, with its parents.
+func AddFile(tw *tar.Writer, src, name string) error {
 	info, err := os.Stat(src)
 	if err != nil {
 		return err

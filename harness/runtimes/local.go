@@ -94,9 +94,9 @@ func (l *Local) Install(ctx context.Context, pkgs []string) error {
 	return nil
 }
 
-// freePort asks the kernel for a free loopback port. Another process could
-// take it before the target binds it; the health check then fails clearly.
-func freePort() (int, error) {
+// FreePort asks the kernel for a free loopback port. Another process could
+// take it before the server binds it; the health check then fails clearly.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -129,9 +129,84 @@ func localPinning(limits cpuset.Limits, g cpuset.Group, err error) (pinning stri
 	return fmt.Sprintf("affinity CPUs %s (no cgroup: budget not enforced as a quota)", cpus), false
 }
 
+// BudgetLimits are the cgroup limits of a budget of budget CPUs on cpus: a
+// CFS quota only when the budget is less than the CPUs (the CPU set alone
+// enforces a whole-CPU budget).
+func BudgetLimits(cpus []int, budget float64, period time.Duration, memoryBytes int64) cpuset.Limits {
+	limits := cpuset.Limits{CPUs: cpus, Period: period, MemoryBytes: memoryBytes}
+	if budget > 0 && budget < float64(len(cpus)) {
+		limits.Quota = budget
+	}
+	return limits
+}
+
+// Pinned is a server's budget, made before the server starts: its cgroup
+// (nil when none could be made) and how the budget is enforced. Local
+// targets and the database server (harness/database) start the same way.
+type Pinned struct {
+	Limits cpuset.Limits
+	Group  cpuset.Group
+	// Pinning and Unpinned: see localPinning.
+	Pinning  string
+	Unpinned bool
+}
+
+// Pin makes the cgroup called name with limits; without one, Command
+// still pins the CPUs with taskset.
+func Pin(name string, limits cpuset.Limits) *Pinned {
+	p := &Pinned{Limits: limits}
+	g, err := cpuset.New(name, limits)
+	if err == nil {
+		p.Group = g
+	}
+	p.Pinning, p.Unpinned = localPinning(limits, g, err)
+	return p
+}
+
+// Command runs argv through joinScript inside the group, on its CPUs, with
+// env (KEY=VALUE, the whole environment) plus the script's variables.
+// The command gets its own process group: Ctrl-C on the terminal reaches
+// the harness only, which then stops the server itself; Pdeathsig covers a
+// harness that is killed outright.
+func (p *Pinned) Command(argv []string, env []string) *exec.Cmd {
+	cmd := exec.Command("sh", append([]string{"-c", joinScript, "sh"}, argv...)...)
+	env = append(env, "BENCH_CPUS="+cpuset.List(p.Limits.CPUs))
+	if p.Group != nil {
+		env = append(env, "BENCH_CGROUP_JOIN="+strings.Join(p.Group.JoinFiles(), " "))
+	}
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// Usage samples the server started as pid: its cgroup's processes when it
+// has a group, else pid's process tree.
+func (p *Pinned) Usage(pid int) sample.Source {
+	if p.Group == nil {
+		return sample.NewProcesses(sample.Tree(int32(pid)))
+	}
+	procs := sample.NewProcesses(p.Group.PIDs)
+	// CPU from the group's own counter when there is one: it also counts
+	// children that exited between two readings.
+	if dir := p.Group.CPUAccountingDir(); dir != "" {
+		if cg, err := sample.ForDir(dir); err == nil {
+			procs.CPUFrom(cg.CPUSeconds)
+		}
+	}
+	return procs
+}
+
+// Remove deletes the group, killing whatever is left in it.
+func (p *Pinned) Remove() error {
+	if p.Group == nil {
+		return nil
+	}
+	return p.Group.Remove()
+}
+
 // Start launches the target and waits for its health check.
 func (l *Local) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Instance, error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("find a free port: %w", err)
 	}
@@ -151,17 +226,8 @@ func (l *Local) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Inst
 	}
 
 	inst := &localInstance{url: fmt.Sprintf("http://127.0.0.1:%d", port), done: make(chan struct{})}
-	limits := cpuset.Limits{CPUs: spec.Plan.TargetCPUs, Period: spec.QuotaPeriod, MemoryBytes: spec.MemoryBytes}
-	if spec.Plan.Budget < float64(len(spec.Plan.TargetCPUs)) {
-		limits.Quota = spec.Plan.Budget
-	}
-	g, gerr := cpuset.New("bench-"+spec.Name, limits)
-	if gerr == nil {
-		inst.group = g
-		env["BENCH_CGROUP_JOIN"] = strings.Join(g.JoinFiles(), " ")
-	}
-	inst.pinning, inst.unpinned = localPinning(limits, g, gerr)
-	env["BENCH_CPUS"] = cpuset.List(spec.Plan.TargetCPUs)
+	pin := Pin("bench-"+spec.Name, BudgetLimits(spec.Plan.TargetCPUs, spec.Plan.Budget, spec.QuotaPeriod, spec.MemoryBytes))
+	inst.group, inst.pinning, inst.unpinned = pin.Group, pin.Pinning, pin.Unpinned
 
 	logf, err := os.OpenFile(spec.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -169,14 +235,9 @@ func (l *Local) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Inst
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	fmt.Fprintf(logf, "== run %s (%s): %s\n", m.Name, inst.pinning, strings.Join(argv, " "))
-	cmd := exec.Command("sh", append([]string{"-c", joinScript, "sh"}, argv...)...)
+	cmd := pin.Command(argv, environ(env))
 	cmd.Dir = m.Dir
-	cmd.Env = environ(env)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Own process group: Ctrl-C on the terminal reaches the harness only,
-	// which then stops the target itself; Pdeathsig covers a harness that
-	// is killed outright.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		inst.cleanupGroup()
@@ -187,19 +248,7 @@ func (l *Local) Start(ctx context.Context, m *targets.Manifest, spec Spec) (Inst
 		inst.err = cmd.Wait()
 		close(inst.done)
 	}()
-	if inst.group != nil {
-		procs := sample.NewProcesses(inst.group.PIDs)
-		// CPU from the group's own counter when there is one: it also counts
-		// children that exited between two readings.
-		if dir := inst.group.CPUAccountingDir(); dir != "" {
-			if cg, err := sample.ForDir(dir); err == nil {
-				procs.CPUFrom(cg.CPUSeconds)
-			}
-		}
-		inst.usage = procs
-	} else {
-		inst.usage = sample.NewProcesses(sample.Tree(int32(cmd.Process.Pid)))
-	}
+	inst.usage = pin.Usage(cmd.Process.Pid)
 	if err := waitHealthy(ctx, inst, m.Health, m.Timeout()); err != nil {
 		_ = inst.Stop(context.Background())
 		return nil, fmt.Errorf("start %s: %w", m.Name, err)
