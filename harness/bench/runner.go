@@ -16,6 +16,7 @@ import (
 	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/cpuset"
+	"github.com/benchharness/harness/harness/database"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/results"
@@ -104,11 +105,22 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 			return run, dir, err
 		}
 	}
+	db, err := startDatabase(ctx, o, plan, dir, man)
+	if err != nil {
+		return run, dir, err
+	}
+	if db != nil {
+		defer func() {
+			if err := db.Stop(context.Background()); err != nil {
+				o.Progress.Logf("database: stop: %v", err)
+			}
+		}()
+	}
 	for _, m := range o.Targets {
 		if ctx.Err() != nil {
 			break
 		}
-		t := runTarget(ctx, o, plan, m, filepath.Join(dir, "logs", m.Name+".log"), man.LoaderCapacity())
+		t := runTarget(ctx, o, plan, m, filepath.Join(dir, "logs", m.Name+".log"), man.LoaderCapacity(), db)
 		run.Targets = append(run.Targets, t)
 		man.Toolchains[m.Name] = m.Versions(context.Background())
 		if err := results.Write(dir, run); err != nil {
@@ -127,14 +139,15 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 var errTargetExited = errors.New("target exited")
 
 // StartTarget starts a prepared target as a run does (its runtime, the CPU
-// plan, the profile's CFS period and memory limit, the scenario's env) and returns a context
+// plan, the profile's CFS period and memory limit, the scenario's env
+// given as env) and returns a context
 // that is cancelled, with cause errTargetExited, as soon as the target
 // dies, so that a step stops at once instead of timing out. stop ends the
 // target and logs a failure to.
-func StartTarget(ctx context.Context, rt runtimes.Runtime, prof *scenario.Profile, s *scenario.Scenario, plan cpuset.Plan, m *targets.Manifest,
+func StartTarget(ctx context.Context, rt runtimes.Runtime, prof *scenario.Profile, env map[string]string, plan cpuset.Plan, m *targets.Manifest,
 	logPath, name string) (inst runtimes.Instance, watched context.Context, stop func(logf func(string, ...any)), err error) {
 	inst, err = rt.Start(ctx, m, runtimes.Spec{Plan: plan, QuotaPeriod: prof.QuotaPeriod.D(),
-		MemoryBytes: int64(prof.MemoryLimitMB) << 20, LogPath: logPath, Name: name, Env: s.TargetEnv()})
+		MemoryBytes: int64(prof.MemoryLimitMB) << 20, LogPath: logPath, Name: name, Env: env})
 	if err != nil {
 		return nil, ctx, nil, err
 	}
@@ -200,9 +213,9 @@ func calibrateLoader(ctx context.Context, o Options, plan cpuset.Plan, man *resu
 
 // runTarget measures one target, and records what it measured even when a
 // phase fails: the run goes on to the next target.
-func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Manifest, logPath string, capacity float64) results.Target {
+func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Manifest, logPath string, capacity float64, db *database.Server) results.Target {
 	m = m.ForScenario(o.Scenario.Name)
-	r := &targetRun{o: o, plan: plan, m: m, logPath: logPath, capacity: capacity, p: o.Progress, parent: ctx}
+	r := &targetRun{o: o, plan: plan, m: m, logPath: logPath, capacity: capacity, p: o.Progress, parent: ctx, db: db}
 	r.t = results.Target{Name: m.Name, Language: m.Language, Framework: m.Framework, Runtime: o.Runtime.Name(),
 		VCPUs: plan.Budget, Workers: plan.Workers(), Start: time.Now().UTC()}
 	if o.Reference != nil && m.Article != "" {
@@ -226,6 +239,7 @@ type targetRun struct {
 	p        *Progress
 	parent   context.Context // the run's, to tell an interruption from a failure
 	t        results.Target
+	db       *database.Server // the scenario's database, or nil
 
 	inst    runtimes.Instance
 	obsv    *Observer
@@ -326,7 +340,11 @@ func (r *targetRun) prepare(ctx context.Context) (skipped bool, err error) {
 // returns ends when the target dies.
 func (r *targetRun) start(ctx context.Context) (context.Context, func(func(string, ...any)), error) {
 	o, m, t := r.o, r.m, &r.t
-	inst, ctx, stop, err := StartTarget(ctx, o.Runtime, o.Profile, o.Scenario, r.plan, m, r.logPath, o.RunID+"-"+m.Name)
+	dbEnv, err := r.targetDatabase(ctx)
+	if err != nil {
+		return ctx, nil, err
+	}
+	inst, ctx, stop, err := StartTarget(ctx, o.Runtime, o.Profile, scenarioEnv(o.Scenario, dbEnv), r.plan, m, r.logPath, o.RunID+"-"+m.Name)
 	if err != nil {
 		return ctx, nil, err
 	}
@@ -342,7 +360,7 @@ func (r *targetRun) start(ctx context.Context) (context.Context, func(func(strin
 
 // verify checks the target against the contract before any load.
 func (r *targetRun) verify(ctx context.Context) error {
-	rep := verify.Target(ctx, r.inst.URL())
+	rep := verify.TargetWith(ctx, r.inst.URL(), verify.Options{Database: r.db != nil})
 	r.t.Verify = &rep
 	if !rep.OK() {
 		return errors.New(rep.Problems())
@@ -371,8 +389,9 @@ func (r *targetRun) startObserving(ctx context.Context) (stop func(), err error)
 	obsv.Live = func(s load.Step, rd sample.Reading) {
 		r.p.Live(m.Name, r.phase, s, rd.CPUPct()/r.plan.Budget, float64(rd.RSSBytes)/(1<<20))
 	}
+	stopDB := r.sampleDatabase(ctx, obsv, every)
 	r.obsv = obsv
-	return func() { obsv.Close(); tsamp.Stop() }, nil
+	return func() { obsv.Close(); tsamp.Stop(); stopDB() }, nil
 }
 
 // step offers rate for d, records the wait that came before it and the
@@ -388,9 +407,13 @@ func (r *targetRun) step(ctx context.Context, ph string, rate float64, d time.Du
 	}
 	if err == nil {
 		s := obs.Step
-		r.p.Logf("%s: %-7s offered %7.0f/s achieved %7.0f/s success %.4f p95 %7.2f ms (vegeta %.2f) CPU %3.0f%% loader %3.0f%% RSS %.0f MB",
+		db := ""
+		if obs.Database != nil {
+			db = fmt.Sprintf(" database CPU %3.0f%%", 100*obs.DatabaseCPU)
+		}
+		r.p.Logf("%s: %-7s offered %7.0f/s achieved %7.0f/s success %.4f p95 %7.2f ms (vegeta %.2f) CPU %3.0f%% loader %3.0f%% RSS %.0f MB%s",
 			r.m.Name, ph, s.Offered, s.Achieved, s.Success, s.Corrected.P95, s.Vegeta.P95,
-			100*obs.TargetCPU, 100*obs.LoaderCPU, ts.RSSMeanMB)
+			100*obs.TargetCPU, 100*obs.LoaderCPU, ts.RSSMeanMB, db)
 	}
 	return obs, ts, err
 }

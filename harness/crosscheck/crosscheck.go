@@ -202,7 +202,7 @@ func runOha(ctx context.Context, o Options, oha Oha, plan cpuset.Plan, m *target
 	if err := o.Runtime.Prepare(ctx, m, logPath); err != nil {
 		return fail("prepare: %v", err)
 	}
-	inst, ctx, stop, err := bench.StartTarget(ctx, o.Runtime, o.Profile, o.Scenario, plan, m, logPath, o.RunID+"-oha-"+m.Name)
+	inst, ctx, stop, err := bench.StartTarget(ctx, o.Runtime, o.Profile, o.Scenario.TargetEnv(), plan, m, logPath, o.RunID+"-oha-"+m.Name)
 	if err != nil {
 		return fail("%v", err)
 	}

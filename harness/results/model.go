@@ -55,6 +55,20 @@ type Manifest struct {
 	Calibration *calibrate.Result `json:"calibration,omitempty"`
 	// CalibrationError says why a calibration that was asked for failed.
 	CalibrationError string `json:"calibration_error,omitempty"`
+	// Database is the scenario's database, when it has one.
+	Database *DatabaseInfo `json:"database,omitempty"`
+}
+
+// DatabaseInfo is the PostgreSQL a database scenario ran against.
+type DatabaseInfo struct {
+	Version string  `json:"version"`
+	Pinning string  `json:"pinning"`
+	VCPUs   float64 `json:"vcpus"`
+	Pool    int     `json:"pool"`
+	Schema  string  `json:"schema"`
+	// SeedSeconds is how long loading the schema took, once per run;
+	// each target then starts from a copy of the seeded template.
+	SeedSeconds float64 `json:"seed_seconds"`
 }
 
 // LoaderCapacity is the calibrated capacity, 0 when there is none.
