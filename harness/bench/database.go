@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,6 +21,10 @@ import (
 // postgresPackages is what provides the database on Debian; the local
 // runtime installs it like a target's toolchain when it may.
 var postgresPackages = []string{"postgresql-15"}
+
+// noMainCluster is postgresql-common's setting that keeps the package's
+// install from creating and starting a cluster (as .ci/run writes it).
+const noMainCluster = "/etc/postgresql-common/createcluster.d/bench-harness.conf"
 
 // startDatabase starts and seeds the scenario's database, once per run,
 // when it has one: on the target's CPUs under its own quota. The caller
@@ -69,7 +74,15 @@ func ensurePostgres(ctx context.Context, o Options) error {
 	if !ok || !l.InstallMissing {
 		return err
 	}
-	o.Progress.Logf("database: installing %s", strings.Join(postgresPackages, " "))
+	// The harness runs its own server in a temporary directory: Debian
+	// must not create and start a "main" cluster of its own on install.
+	if werr := os.MkdirAll(filepath.Dir(noMainCluster), 0o755); werr == nil {
+		werr = os.WriteFile(noMainCluster, []byte("create_main_cluster = false\n"), 0o644)
+		if werr != nil {
+			return fmt.Errorf("%w (writing %s failed: %v)", err, noMainCluster, werr)
+		}
+	}
+	o.Progress.Logf("database: installing %s (without Debian's main cluster: %s)", strings.Join(postgresPackages, " "), noMainCluster)
 	if ierr := l.Install(ctx, postgresPackages); ierr != nil {
 		return fmt.Errorf("%w (installing it failed: %v)", err, ierr)
 	}
