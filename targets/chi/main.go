@@ -3,7 +3,8 @@
 //
 // Environment: PORT (required), HOST (default 127.0.0.1), VCPUS (GOMAXPROCS;
 // unset leaves the Go runtime's default), GC_LIVE_OBJECTS (records of the
-// live heap; unset or 0: none).
+// live heap; unset or 0: none), DATABASE_URL and DB_POOL (the database
+// endpoints' PostgreSQL and pool size; without DATABASE_URL they answer 503).
 package main
 
 import (
@@ -51,7 +52,36 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, errorBody{Error: msg})
 }
 
-func router(users store, gc *gcWindow) http.Handler {
+// readOrder reads and validates a quote body (POST /orders/quote and POST
+// /db/orders answer the same 400, 413 and 422). On failure it has already
+// answered and returns false.
+func readOrder(w http.ResponseWriter, r *http.Request) (order, bool) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			return order{}, false
+		}
+		writeError(w, http.StatusBadRequest, "invalid json")
+		return order{}, false
+	}
+	// json.Unmarshal, not a Decoder: it rejects trailing bytes after the
+	// value, which a Decoder would leave unread.
+	var body any
+	if err := json.Unmarshal(b, &body); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid json")
+		return order{}, false
+	}
+	o, field := parseOrder(body)
+	if field != "" {
+		writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: "validation failed", Field: field})
+		return order{}, false
+	}
+	return o, true
+}
+
+func router(users store, gc *gcWindow, db database) http.Handler {
 	r := chi.NewRouter()
 	// No middleware: no request logger, recoverer or request id, as in
 	// TechEmpower's Go entries. net/http already recovers handler panics
@@ -82,26 +112,8 @@ func router(users store, gc *gcWindow) http.Handler {
 	})
 
 	r.Post("/orders/quote", func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
-				return
-			}
-			writeError(w, http.StatusBadRequest, "invalid json")
-			return
-		}
-		// json.Unmarshal, not a Decoder: it rejects trailing bytes after the
-		// value, which a Decoder would leave unread.
-		var body any
-		if err := json.Unmarshal(b, &body); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid json")
-			return
-		}
-		o, field := parseOrder(body)
-		if field != "" {
-			writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: "validation failed", Field: field})
+		o, ok := readOrder(w, r)
+		if !ok {
 			return
 		}
 		writeJSON(w, http.StatusOK, price(o))
@@ -133,6 +145,8 @@ func router(users store, gc *gcWindow) http.Handler {
 		gc.reset()
 		w.WriteHeader(http.StatusNoContent)
 	})
+
+	db.routes(r)
 	return r
 }
 
@@ -191,6 +205,24 @@ func run() error {
 		}
 		live = n
 	}
+	var db database
+	if url := os.Getenv("DATABASE_URL"); url != "" {
+		// Required with a database: the harness gives every target the same
+		// size, and a silent default would make the pools differ.
+		v := os.Getenv("DB_POOL")
+		size, err := strconv.Atoi(v)
+		if err != nil || size < 1 {
+			return fmt.Errorf("DB_POOL=%q: want a whole number >= 1", v)
+		}
+		// Before the listener opens: the first successful /health means
+		// every connection is open and has its statements prepared.
+		pool, err := openDB(url, size)
+		if err != nil {
+			return fmt.Errorf("database: %v", err)
+		}
+		defer pool.Close()
+		db.pool = pool
+	}
 
 	// The store and the live heap are complete before the listener opens,
 	// so the first successful /health means every user can be served and
@@ -203,7 +235,7 @@ func run() error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           router(users, gc),
+		Handler:           router(users, gc, db),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,

@@ -13,7 +13,7 @@ import (
 // The examples of targets/README.md. The full contract (all 10,000 users)
 // is checked by `harness verify` against a running server.
 func TestContractExamples(t *testing.T) {
-	srv := httptest.NewServer(router(newStore(), newGCWindow(nil)))
+	srv := httptest.NewServer(router(newStore(), newGCWindow(nil), database{}))
 	defer srv.Close()
 
 	cases := []struct {
@@ -85,7 +85,7 @@ func TestContractExamples(t *testing.T) {
 
 // GET /gc/stats has no fixed bytes: its shape, the window and POST /gc/reset.
 func TestGCStats(t *testing.T) {
-	srv := httptest.NewServer(router(newStore(), newGCWindow(newLiveHeap(1000))))
+	srv := httptest.NewServer(router(newStore(), newGCWindow(newLiveHeap(1000)), database{}))
 	defer srv.Close()
 
 	stats := func() map[string]any {
@@ -135,5 +135,63 @@ func TestGCStats(t *testing.T) {
 	mx, _ := s["pause_max_ms"].(float64)
 	if p < 2 || p50 <= 0 || p50 > p99 || p99 > mx {
 		t.Errorf("after runtime.GC (two stop-the-world pauses): %v", s)
+	}
+}
+
+// Without DATABASE_URL the /db/ routes answer 503 to a valid request; the
+// checks that need no database (id, limit, the quote's body) come first and
+// answer as they would with one. The answers from a database are checked
+// against a seeded PostgreSQL (README.md, "Database endpoints").
+func TestDBWithoutDatabase(t *testing.T) {
+	srv := httptest.NewServer(router(newStore(), newGCWindow(nil), database{}))
+	defer srv.Close()
+
+	const noDB, notFound = `{"error":"no database"}`, `{"error":"not found"}`
+	const badLimit = `{"error":"validation failed","field":"limit"}`
+	cases := []struct {
+		method, path, body string
+		status             int
+		want               string
+	}{
+		{"GET", "/db/users/7", "", 503, noDB},
+		{"GET", "/db/users/10000", "", 503, noDB},
+		{"GET", "/db/users/0", "", 404, notFound},
+		{"GET", "/db/users/10001", "", 404, notFound},
+		{"GET", "/db/users/%2B7", "", 404, notFound},
+		{"GET", "/db/users/abc", "", 404, notFound},
+		{"GET", "/db/users/7/orders", "", 503, noDB},
+		{"GET", "/db/users/7/orders?limit=1", "", 503, noDB},
+		{"GET", "/db/users/7/orders?limit=100", "", 503, noDB},
+		{"GET", "/db/users/7/orders?limit=007", "", 503, noDB},
+		{"GET", "/db/users/7/orders?limit=0", "", 422, badLimit},
+		{"GET", "/db/users/7/orders?limit=101", "", 422, badLimit},
+		{"GET", "/db/users/7/orders?limit=", "", 422, badLimit},
+		{"GET", "/db/users/7/orders?limit=%2B5", "", 422, badLimit},
+		{"GET", "/db/users/7/orders?limit=-1", "", 422, badLimit},
+		{"GET", "/db/users/7/orders?limit=x&limit=5", "", 422, badLimit},
+		{"GET", "/db/users/0/orders?limit=0", "", 404, notFound},
+		{"GET", "/db/users/x/orders", "", 404, notFound},
+		{"POST", "/db/orders", `{"customer_id":1002,"items":[{"sku":"SKU-3003","qty":1,"unit_price_cents":273}]}`, 503, noDB},
+		{"POST", "/db/orders", `{"customer_id":0,"items":[]}`, 422, `{"error":"validation failed","field":"customer_id"}`},
+		{"POST", "/db/orders", `{"customer_id":7,"items":[{"sku":"","qty":1,"unit_price_cents":1}]}`, 422, `{"error":"validation failed","field":"items[0].sku"}`},
+		{"POST", "/db/orders", `{"customer_id":`, 400, `{"error":"invalid json"}`},
+	}
+	for _, c := range cases {
+		req, err := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || string(got) != c.want {
+			t.Errorf("%s %s: %d %s, want %d %s", c.method, c.path, resp.StatusCode, got, c.status, c.want)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: Content-Type %q", c.method, c.path, ct)
+		}
 	}
 }

@@ -80,26 +80,36 @@ func newStore() store {
 	return s
 }
 
-// lookup parses a path segment as a decimal id and returns its user. Only
-// ASCII digits are accepted (strconv.Atoi would also take a sign), and the
-// scan stops as soon as the value leaves the range, so no input can overflow.
+// lookup parses a path segment as a decimal id and returns its user.
 func (s store) lookup(raw string) (*User, bool) {
-	if raw == "" {
+	id, ok := parseID(raw)
+	if !ok {
 		return nil, false
+	}
+	return &s[id], true
+}
+
+// parseID reads a path segment as a user id in 1..userCount. Only ASCII
+// digits are accepted (strconv.Atoi would also take a sign), and the scan
+// stops as soon as the value leaves the range, so no input can overflow.
+// The /db/ routes use it too: a bad id is a 404 without a query.
+func parseID(raw string) (int, bool) {
+	if raw == "" {
+		return 0, false
 	}
 	id := 0
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if c < '0' || c > '9' {
-			return nil, false
+			return 0, false
 		}
 		id = id*10 + int(c-'0')
 		if id > userCount {
-			return nil, false
+			return 0, false
 		}
 	}
 	if id < 1 {
-		return nil, false
+		return 0, false
 	}
-	return &s[id], true
+	return id, true
 }

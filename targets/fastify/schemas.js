@@ -69,6 +69,30 @@ export const quote = {
   required: ['customer_id', 'currency', 'lines', 'item_count', 'subtotal_cents', 'tax_cents', 'total_cents']
 }
 
+// GET /db/users/{id}/orders.
+export const userOrders = {
+  type: 'object',
+  properties: {
+    user_id: int,
+    orders: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { id: int, created_at: str, status: str, lines: int, subtotal_cents: int },
+        required: ['id', 'created_at', 'status', 'lines', 'subtotal_cents']
+      }
+    }
+  },
+  required: ['user_id', 'orders']
+}
+
+// POST /db/orders: the new id, then the quote.
+export const placedOrder = {
+  type: 'object',
+  properties: { order_id: int, ...quote.properties },
+  required: ['order_id', ...quote.required]
+}
+
 export const churn = {
   type: 'object',
   properties: {

@@ -2,7 +2,10 @@
 //
 // Environment: PORT (required), HOST (default 127.0.0.1), VCPUS (worker
 // processes; default: the CPUs this process may use), GC_LIVE_OBJECTS
-// (records of the live heap each serving process holds; default 0: none).
+// (records of the live heap each serving process holds; default 0: none),
+// DATABASE_URL and DB_POOL (the database endpoints' PostgreSQL and the
+// connections of all serving processes together; without DATABASE_URL the
+// /db/ routes answer 503).
 //
 // VCPUS > 1: the primary forks VCPUS workers with node:cluster and serves
 // nothing itself; it accepts connections and hands them round-robin to the
@@ -36,6 +39,11 @@ if (vcpus < 1) fail('VCPUS must be at least 1')
 // Read (and refused if malformed) in the primary too, so a bad value stops
 // the server before any worker is forked.
 const liveObjects = wholeNumber('GC_LIVE_OBJECTS', 0)
+const databaseUrl = process.env.DATABASE_URL || undefined
+// Required with a database: the harness gives every target the same size,
+// and a silent default would make the pools differ.
+const dbPool = databaseUrl === undefined ? 0 : wholeNumber('DB_POOL')
+if (databaseUrl !== undefined && dbPool < 1) fail('DB_POOL must be at least 1')
 
 if (vcpus > 1 && cluster.isPrimary) {
   runPrimary(vcpus)
@@ -60,6 +68,15 @@ function runPrimary (workers) {
   // A worker that dies takes the server down rather than being replaced:
   // a benchmark must see a crash, and a worker that cannot listen (port in
   // use) would otherwise be re-forked forever.
+  // A worker that cannot start (database, listen) says why; the primary
+  // prints the first such line alone and stops the others.
+  cluster.on('message', (worker, msg) => {
+    if (stopping || typeof msg?.startupError !== 'string') return
+    console.error(`fastify: ${msg.startupError}`)
+    process.exitCode = 1
+    stop()
+  })
+
   cluster.on('exit', (worker, code, signal) => {
     if (!stopping) {
       console.error(`fastify: worker ${worker.process.pid} exited (${signal ?? code}); stopping`)
@@ -72,11 +89,35 @@ function runPrimary (workers) {
   })
 }
 
+// startupFailed ends a serving process that cannot start. A cluster worker
+// hands the line to the primary, which prints it once for all workers.
+function startupFailed (msg) {
+  if (cluster.isWorker) {
+    process.send({ startupError: msg }, () => process.exit(1))
+    return
+  }
+  fail(msg)
+}
+
 async function serve () {
-  // Imported here, not at the top: the primary never loads fastify or
+  // Imported here, not at the top: the primary never loads fastify, pg or
   // builds the store, which keeps its memory to a bare Node.js process.
   const { buildApp } = await import('./app.js')
-  const app = buildApp({ liveObjects })
+  let db
+  if (databaseUrl !== undefined) {
+    const { openDB, poolShare } = await import('./db.js')
+    // Each cluster worker has its own pool (node processes share nothing):
+    // DB_POOL is split over them, so together they hold DB_POOL connections.
+    // Workers are never re-forked, so their ids are 1..vcpus.
+    const size = cluster.isWorker ? poolShare(dbPool, vcpus, cluster.worker.id - 1) : dbPool
+    try {
+      db = await openDB(databaseUrl, size)
+    } catch (err) {
+      startupFailed(`database: ${err.message}`)
+      return
+    }
+  }
+  const app = buildApp({ liveObjects, db })
   const close = () => {
     app.close().then(() => process.exit(0), () => process.exit(1))
   }
@@ -85,6 +126,6 @@ async function serve () {
   try {
     await app.listen({ port, host })
   } catch (err) {
-    fail(`listen on ${host}:${port}: ${err.message}`)
+    startupFailed(`listen on ${host}:${port}: ${err.message}`)
   }
 }

@@ -49,10 +49,17 @@ export function buildStore () {
 
 const DECIMAL_ID = /^[0-9]{1,5}$/
 
-// lookup takes the raw path segment. The regex keeps out what Number() would
-// accept but the contract does not ("0x10", "1e3", " 7", "+7").
-export function lookup (users, raw) {
+// parseId reads the raw path segment as a user id, or undefined. The regex
+// keeps out what Number() would accept but the contract does not ("0x10",
+// "1e3", " 7", "+7"). The /db/ routes use it too: a bad id is a 404 without
+// a query.
+export function parseId (raw) {
   if (!DECIMAL_ID.test(raw)) return undefined
   const id = Number(raw)
-  return id >= 1 && id <= USER_COUNT ? users[id] : undefined
+  return id >= 1 && id <= USER_COUNT ? id : undefined
+}
+
+export function lookup (users, raw) {
+  const id = parseId(raw)
+  return id === undefined ? undefined : users[id]
 }

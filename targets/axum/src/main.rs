@@ -3,20 +3,24 @@
 //! Environment: PORT (required), HOST (default 127.0.0.1), VCPUS (threads;
 //! default: the CPUs this process may use), AXUM_RUNTIME = per-core | multi
 //! (default per-core; see README.md for the measurement behind the default),
-//! GC_LIVE_OBJECTS (records of the live heap; unset or 0: none).
+//! GC_LIVE_OBJECTS (records of the live heap; unset or 0: none),
+//! DATABASE_URL and DB_POOL (the database endpoints' PostgreSQL and pool
+//! size; without DATABASE_URL the /db/ routes answer 503).
 
 mod compute;
+mod db;
 mod gc;
 mod quote;
 mod users;
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::{env, io, process, thread};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,7 +28,9 @@ use axum::serve::ListenerExt;
 use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use db::Db;
 use gc::LiveHeap;
+use tokio::sync::Barrier;
 use users::Store;
 
 // ---------------------------------------------------------------------------
@@ -136,29 +142,118 @@ async fn gc_churn(uri: Uri) -> Response {
 /// Largest quote body accepted; the largest valid order is about 15 KB.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
+/// Decodes a quote body (POST /orders/quote and POST /db/orders; validation
+/// is `quote::price`'s), or the status and error of the 413/400 answer.
 /// Takes the raw body: axum's `Json` extractor would answer a plain-text
 /// rejection, and the contract fixes both the 400 and the 422 bodies.
-async fn order_quote(body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+fn order_of(
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<quote::Order<'_>, (StatusCode, &'static str)> {
+    match body {
+        Ok(body) => {
+            serde_json::from_slice(body).map_err(|_| (StatusCode::BAD_REQUEST, "invalid json"))
         }
-        Err(_) => return error(StatusCode::BAD_REQUEST, "invalid json"),
-    };
-    let Ok(order) = serde_json::from_slice::<quote::Order>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "invalid json");
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))
+        }
+        Err(_) => Err((StatusCode::BAD_REQUEST, "invalid json")),
+    }
+}
+
+fn invalid(field: &str) -> Response {
+    json(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &ErrorBody {
+            error: "validation failed",
+            field: Some(field),
+        },
+        64,
+    )
+}
+
+async fn order_quote(body: Result<Bytes, BytesRejection>) -> Response {
+    let order = match order_of(&body) {
+        Ok(order) => order,
+        Err((status, e)) => return error(status, e),
     };
     match quote::price(&order) {
         Ok(q) => json(StatusCode::OK, &q, 256),
-        Err(field) => json(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &ErrorBody {
-                error: "validation failed",
-                field: Some(&field),
-            },
-            64,
-        ),
+        Err(field) => invalid(&field),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Database endpoints (db.rs). The checks that need no database come first (a
+// bad id → 404 without a query, limit → 422, the quote's 400/422), so they
+// answer the same with or without one; a valid request without a database is
+// a 503. A database error is a 500 and one line on stderr (nothing is logged
+// in the happy path).
+
+fn no_database() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "no database")
+}
+
+fn db_failed(what: &str, e: db::Error) -> Response {
+    eprintln!("axum-target: database: {what}: {e}");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "database")
+}
+
+async fn db_user(
+    State(db): State<Option<&'static Db>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Some(id) = id.ok().as_deref().and_then(|id| users::parse_id(id)) else {
+        return error(StatusCode::NOT_FOUND, "not found");
+    };
+    let Some(db) = db else {
+        return no_database();
+    };
+    match db.user(id).await {
+        Ok(Some(user)) => json(StatusCode::OK, &user, 384),
+        Ok(None) => error(StatusCode::NOT_FOUND, "not found"),
+        Err(e) => db_failed("user", e),
+    }
+}
+
+async fn db_user_orders(
+    State(db): State<Option<&'static Db>>,
+    id: Result<Path<String>, PathRejection>,
+    uri: Uri,
+) -> Response {
+    let Some(id) = id.ok().as_deref().and_then(|id| users::parse_id(id)) else {
+        return error(StatusCode::NOT_FOUND, "not found");
+    };
+    let limit = match db::parse_limit(uri.query().unwrap_or("")) {
+        Ok(limit) => limit,
+        Err(field) => return invalid(field),
+    };
+    let Some(db) = db else {
+        return no_database();
+    };
+    match db.user_orders(id, limit).await {
+        Ok(orders) => json(StatusCode::OK, &orders, orders.json_capacity()),
+        Err(e) => db_failed("user orders", e),
+    }
+}
+
+async fn db_place_order(
+    State(db): State<Option<&'static Db>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let order = match order_of(&body) {
+        Ok(order) => order,
+        Err((status, e)) => return error(status, e),
+    };
+    let quote = match quote::price(&order) {
+        Ok(q) => q,
+        Err(field) => return invalid(&field),
+    };
+    let Some(db) = db else {
+        return no_database();
+    };
+    match db.place_order(&quote).await {
+        Ok(order_id) => json(StatusCode::OK, &db::Placed { order_id, quote }, 288),
+        Err(e) => db_failed("place order", e),
     }
 }
 
@@ -166,7 +261,29 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not found")
 }
 
-fn app(store: &'static Store, heap: &'static LiveHeap) -> Router {
+/// What the handlers reach: all `&'static` (Copy), so extracting it per
+/// request touches no reference count. The store's handlers take
+/// `State<&'static Store>`, the database's `State<Option<&'static Db>>`
+/// (None without DATABASE_URL).
+#[derive(Clone, Copy)]
+struct AppState {
+    store: &'static Store,
+    db: Option<&'static Db>,
+}
+
+impl FromRef<AppState> for &'static Store {
+    fn from_ref(state: &AppState) -> Self {
+        state.store
+    }
+}
+
+impl FromRef<AppState> for Option<&'static Db> {
+    fn from_ref(state: &AppState) -> Self {
+        state.db
+    }
+}
+
+fn app(store: &'static Store, heap: &'static LiveHeap, db: Option<&'static Db>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/json", get(hello))
@@ -183,8 +300,14 @@ fn app(store: &'static Store, heap: &'static LiveHeap) -> Router {
             "/orders/quote",
             post(order_quote).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
+        .route("/db/users/{id}", get(db_user))
+        .route("/db/users/{id}/orders", get(db_user_orders))
+        .route(
+            "/db/orders",
+            post(db_place_order).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
         .fallback(not_found)
-        .with_state(store)
+        .with_state(AppState { store, db })
 }
 
 // ---------------------------------------------------------------------------
@@ -206,6 +329,8 @@ struct Config {
     vcpus: usize,
     mode: Mode,
     live_objects: usize,
+    /// DATABASE_URL and DB_POOL, when there is a database.
+    database: Option<(String, usize)>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ! {
@@ -249,11 +374,24 @@ fn config() -> Config {
             .unwrap_or_else(|_| fail(format!("GC_LIVE_OBJECTS={v:?} is not a whole number"))),
         _ => 0,
     };
+    // DB_POOL is required with a database: the harness gives every target
+    // the same size, and a silent default would make the pools differ.
+    let database = match env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let pool = env::var("DB_POOL").unwrap_or_default();
+            match pool.trim().parse::<usize>() {
+                Ok(n) if n >= 1 => Some((url, n)),
+                _ => fail(format!("DB_POOL={pool:?} is not a whole number >= 1")),
+            }
+        }
+        _ => None,
+    };
     Config {
         addr,
         vcpus,
         mode,
         live_objects,
+        database,
     }
 }
 
@@ -280,6 +418,17 @@ async fn serve(listener: std::net::TcpListener, app: Router) {
     axum::serve(listener, app).await.unwrap_or_else(|e| fail(e));
 }
 
+/// Opens this runtime's share of the pool's connections before it serves, so
+/// no request waits for a connect; a database that cannot be reached ends
+/// the process with one line.
+async fn warm_db(db: Option<&'static Db>, share: usize, barrier: &Barrier) {
+    if let Some(db) = db {
+        if let Err(e) = db.warm(share, barrier).await {
+            fail(format!("database: {e}"));
+        }
+    }
+}
+
 /// Exits on SIGTERM or SIGINT. Nothing is stored, so there is nothing to
 /// drain; this also makes the server stop promptly as PID 1 in a container.
 async fn exit_on_signal() {
@@ -301,7 +450,23 @@ fn main() {
     // Likewise held until the process exits, built before any listener
     // binds so the first /health answer comes with the whole heap.
     let heap: &'static LiveHeap = Box::leak(Box::new(LiveHeap::build(cfg.live_objects)));
-    let app = app(store, heap);
+    // The pool of DB_POOL connections, shared by every runtime and leaked
+    // like the store; its connections are opened by `warm_db` on the
+    // runtimes before they serve.
+    let db: Option<&'static Db> = cfg.database.as_ref().map(|(url, size)| {
+        let db = Db::new(url, *size).unwrap_or_else(|e| fail(format!("database: {e}")));
+        &*Box::leak(Box::new(db))
+    });
+    let app = app(store, heap, db);
+    // The connections each runtime opens: DB_POOL split over the per-core
+    // runtimes, all of it on the one multi-thread runtime.
+    let parts = if cfg.mode == Mode::PerCore {
+        cfg.vcpus
+    } else {
+        1
+    };
+    let shares = db::shares(cfg.database.as_ref().map_or(0, |(_, size)| *size), parts);
+    let barrier = Arc::new(Barrier::new(parts));
 
     match cfg.mode {
         Mode::PerCore => {
@@ -321,8 +486,13 @@ fn main() {
                         .unwrap_or_else(|e| fail(format!("bind {}: {e}", cfg.addr)))
                 })
                 .collect();
+            // Each runtime reports when its share of the database pool is
+            // open, so "listening" is printed only once all of it is (and
+            // never before a start-up error).
+            let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
             for (i, l) in listeners.into_iter().enumerate() {
                 let app = app.clone();
+                let (share, barrier, ready_tx) = (shares[i], barrier.clone(), ready_tx.clone());
                 thread::Builder::new()
                     .name(format!("axum-{i}"))
                     .spawn(move || {
@@ -330,9 +500,16 @@ fn main() {
                             .enable_all()
                             .build()
                             .unwrap_or_else(|e| fail(e))
-                            .block_on(serve(l, app));
+                            .block_on(async move {
+                                warm_db(db, share, &barrier).await;
+                                let _ = ready_tx.send(());
+                                serve(l, app).await
+                            });
                     })
                     .unwrap_or_else(|e| fail(e));
+            }
+            for _ in 0..cfg.vcpus {
+                let _ = ready.recv();
             }
             eprintln!(
                 "axum-target: listening on {} ({} per-core runtimes)",
@@ -352,6 +529,9 @@ fn main() {
                 .enable_all()
                 .build()
                 .unwrap_or_else(|e| fail(e));
+            // Connections opened here run on the workers (deadpool spawns
+            // each connection's task on the current runtime).
+            rt.block_on(warm_db(db, shares[0], &barrier));
             eprintln!(
                 "axum-target: listening on {} (multi-thread runtime, {} workers)",
                 cfg.addr, cfg.vcpus
@@ -360,6 +540,101 @@ fn main() {
             // only waits for a signal.
             rt.spawn(serve(l, app));
             rt.block_on(exit_on_signal());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// Without DATABASE_URL a valid /db/ request is a 503; the checks that
+    /// need no database answer as they would with one. The answers from a
+    /// database are checked against a seeded PostgreSQL (README.md,
+    /// "Database endpoints").
+    #[tokio::test]
+    async fn db_routes_without_database() {
+        let store: &'static Store = Box::leak(Box::new(Store::generate()));
+        let heap: &'static LiveHeap = Box::leak(Box::new(LiveHeap::build(0)));
+        let app = app(store, heap, None);
+        let no_db = r#"{"error":"no database"}"#;
+        let not_found = r#"{"error":"not found"}"#;
+        let bad_limit = r#"{"error":"validation failed","field":"limit"}"#;
+        let order =
+            r#"{"customer_id":1002,"items":[{"sku":"SKU-3003","qty":1,"unit_price_cents":273}]}"#;
+        let cases = [
+            ("GET", "/db/users/7", "", 503, no_db),
+            ("GET", "/db/users/10000", "", 503, no_db),
+            ("GET", "/db/users/0", "", 404, not_found),
+            ("GET", "/db/users/10001", "", 404, not_found),
+            ("GET", "/db/users/%2B7", "", 404, not_found),
+            ("GET", "/db/users/abc", "", 404, not_found),
+            ("GET", "/db/users/7/orders", "", 503, no_db),
+            ("GET", "/db/users/7/orders?limit=1", "", 503, no_db),
+            ("GET", "/db/users/7/orders?limit=100", "", 503, no_db),
+            ("GET", "/db/users/7/orders?limit=007", "", 503, no_db),
+            ("GET", "/db/users/7/orders?limit=0", "", 422, bad_limit),
+            ("GET", "/db/users/7/orders?limit=101", "", 422, bad_limit),
+            ("GET", "/db/users/7/orders?limit=", "", 422, bad_limit),
+            ("GET", "/db/users/7/orders?limit=%2B5", "", 422, bad_limit),
+            ("GET", "/db/users/7/orders?limit=-1", "", 422, bad_limit),
+            (
+                "GET",
+                "/db/users/7/orders?limit=x&limit=5",
+                "",
+                422,
+                bad_limit,
+            ),
+            ("GET", "/db/users/0/orders?limit=0", "", 404, not_found),
+            ("GET", "/db/users/x/orders", "", 404, not_found),
+            ("POST", "/db/orders", order, 503, no_db),
+            (
+                "POST",
+                "/db/orders",
+                r#"{"customer_id":0,"items":[]}"#,
+                422,
+                r#"{"error":"validation failed","field":"customer_id"}"#,
+            ),
+            (
+                "POST",
+                "/db/orders",
+                r#"{"customer_id":7,"items":[{"sku":"","qty":1,"unit_price_cents":1}]}"#,
+                422,
+                r#"{"error":"validation failed","field":"items[0].sku"}"#,
+            ),
+            (
+                "POST",
+                "/db/orders",
+                r#"{"customer_id":"#,
+                400,
+                r#"{"error":"invalid json"}"#,
+            ),
+        ];
+        for (method, uri, body, status, want) in cases {
+            let (got_status, got) = call(&app, method, uri, body).await;
+            assert_eq!(
+                (got_status.as_u16(), got.as_str()),
+                (status, want),
+                "{method} {uri}"
+            );
         }
     }
 }

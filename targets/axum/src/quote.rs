@@ -82,7 +82,23 @@ pub struct Quote<'a> {
 struct Line<'a> {
     sku: &'a str,
     qty: i64,
+    /// Not part of the answer; kept for `POST /db/orders`, which stores it.
+    #[serde(skip)]
+    unit_price_cents: i64,
     line_total_cents: i64,
+}
+
+impl<'a> Quote<'a> {
+    pub fn customer_id(&self) -> i64 {
+        self.customer_id
+    }
+
+    /// The validated items, in order: (sku, qty, unit_price_cents).
+    pub fn items(&self) -> impl ExactSizeIterator<Item = (&'a str, i64, i64)> + '_ {
+        self.lines
+            .iter()
+            .map(|l| (l.sku, l.qty, l.unit_price_cents))
+    }
 }
 
 /// Validates in the contract's order and prices a valid order; `Err` holds
@@ -130,6 +146,7 @@ pub fn price<'a>(order: &'a Order<'_>) -> Result<Quote<'a>, Cow<'static, str>> {
         quote.lines.push(Line {
             sku,
             qty,
+            unit_price_cents: unit,
             line_total_cents,
         });
         quote.item_count += qty;

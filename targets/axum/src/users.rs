@@ -46,24 +46,29 @@ const CITIES: [(&str, &str); 8] = [
 /// 2024-01-01T00:00:00Z; user `id` was created `id * 3607` seconds later.
 const CREATED_EPOCH: i64 = 1_704_067_200;
 
+/// The record's shape, and so its serialisation, is shared by the store and
+/// `GET /db/users/{id}` (db.rs): `S` is the type of the city and country
+/// (the store's are `&'static str` from the tables above, the database's
+/// owned), `T` that of the tags (two of the table's names, or the row's
+/// `text[]`).
 #[derive(Serialize)]
-pub struct Address {
-    street: String,
-    city: &'static str,
-    postcode: String,
-    country: &'static str,
+pub struct Address<S = &'static str> {
+    pub(crate) street: String,
+    pub(crate) city: S,
+    pub(crate) postcode: String,
+    pub(crate) country: S,
 }
 
 #[derive(Serialize)]
-pub struct User {
-    id: u32,
-    name: String,
-    email: String,
-    active: bool,
-    created_at: String,
-    tags: [&'static str; 2],
-    address: Address,
-    bio: String,
+pub struct User<S = &'static str, T = [&'static str; 2]> {
+    pub(crate) id: u32,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) active: bool,
+    pub(crate) created_at: String,
+    pub(crate) tags: T,
+    pub(crate) address: Address<S>,
+    pub(crate) bio: String,
 }
 
 impl User {
@@ -114,25 +119,33 @@ impl Store {
         self.users.iter().filter(|u| u.active).map(|u| u.id)
     }
 
-    /// The record for a path segment, or None when it is not a decimal
-    /// integer in 1..=10000. Like the Go reference (strconv.Atoi minus a
-    /// leading '+'), leading zeros are accepted: "007" is user 7.
+    /// The record for a path segment, or None when it is not an id
+    /// (`parse_id`).
     pub fn lookup(&self, segment: &str) -> Option<&User> {
-        if segment.is_empty() {
+        let id = parse_id(segment)?;
+        self.users.get(id as usize - 1)
+    }
+}
+
+/// A path segment as a user id: None when it is not a decimal integer in
+/// 1..=10000. Like the Go reference (strconv.Atoi minus a leading '+'),
+/// leading zeros are accepted: "007" is user 7. The /db/ routes use it too:
+/// a bad id is a 404 without a query.
+pub fn parse_id(segment: &str) -> Option<u32> {
+    if segment.is_empty() {
+        return None;
+    }
+    let mut id: u32 = 0;
+    for b in segment.bytes() {
+        if !b.is_ascii_digit() {
             return None;
         }
-        let mut id: usize = 0;
-        for b in segment.bytes() {
-            if !b.is_ascii_digit() {
-                return None;
-            }
-            id = id * 10 + usize::from(b - b'0');
-            if id > USER_COUNT {
-                return None;
-            }
+        id = id * 10 + u32::from(b - b'0');
+        if id > USER_COUNT as u32 {
+            return None;
         }
-        id.checked_sub(1).and_then(|i| self.users.get(i))
     }
+    (id >= 1).then_some(id)
 }
 
 /// A UTC civil time, enough to print `YYYY-MM-DDTHH:MM:SSZ` without a date crate.

@@ -5,6 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { buildApp } from '../app.js'
+import { poolShare } from '../db.js'
 
 const app = buildApp()
 
@@ -21,6 +22,7 @@ const RANK_ONE = '{"seed":12345,"rounds":1,"matched":8572,"checksum":753785350,"
 const CHURN_5_2 = '{"seed":5,"n":2,"items":[{"id":0,"key":"k5","score":5,"tags":["t0","u0"]},{"id":1,"key":"k6","score":12,"tags":["t1","u1"]}]}'
 const CHURN_999999_8 = '{"seed":999999,"n":8,"items":[{"id":0,"key":"k999999","score":999,"tags":["t0","u0"]},{"id":1,"key":"k1000000","score":6,"tags":["t1","u1"]},{"id":2,"key":"k1000001","score":13,"tags":["t2","u2"]},{"id":3,"key":"k1000002","score":20,"tags":["t3","u3"]},{"id":4,"key":"k0","score":27,"tags":["t4","u4"]},{"id":5,"key":"k1","score":34,"tags":["t0","u5"]},{"id":6,"key":"k2","score":41,"tags":["t1","u6"]},{"id":7,"key":"k3","score":48,"tags":["t2","u0"]}]}'
 const CHURN_MAX_3 = '{"seed":4294967295,"n":3,"items":[{"id":0,"key":"k954413","score":295,"tags":["t0","u0"]},{"id":1,"key":"k954414","score":302,"tags":["t1","u1"]},{"id":2,"key":"k954415","score":309,"tags":["t2","u2"]}]}'
+const NO_DB = '{"error":"no database"}'
 const invalid = (field) => `{"error":"validation failed","field":"${field}"}`
 const QUOTE = '{"customer_id":1002,"currency":"USD","lines":[{"sku":"SKU-3003","qty":1,"line_total_cents":273},{"sku":"SKU-4004","qty":3,"line_total_cents":3819}],"item_count":4,"subtotal_cents":4092,"tax_cents":338,"total_cents":4430}'
 
@@ -61,7 +63,33 @@ const cases = [
   ['GET', '/gc/churn?n=0', undefined, 422, invalid('n')],
   ['GET', '/gc/churn?n=10001', undefined, 422, invalid('n')],
   ['GET', '/gc/churn?n=%2B5', undefined, 422, invalid('n')],
-  ['GET', '/gc/churn?n=', undefined, 422, invalid('n')]
+  ['GET', '/gc/churn?n=', undefined, 422, invalid('n')],
+  // The database endpoints without DATABASE_URL: a valid request is a 503;
+  // the checks that need no database answer as they would with one. The
+  // answers from a database are checked against a seeded PostgreSQL
+  // (README.md, "Database endpoints").
+  ['GET', '/db/users/7', undefined, 503, NO_DB],
+  ['GET', '/db/users/10000', undefined, 503, NO_DB],
+  ['GET', '/db/users/0', undefined, 404, '{"error":"not found"}'],
+  ['GET', '/db/users/10001', undefined, 404, '{"error":"not found"}'],
+  ['GET', '/db/users/%2B7', undefined, 404, '{"error":"not found"}'],
+  ['GET', '/db/users/abc', undefined, 404, '{"error":"not found"}'],
+  ['GET', '/db/users/7/orders', undefined, 503, NO_DB],
+  ['GET', '/db/users/7/orders?limit=1', undefined, 503, NO_DB],
+  ['GET', '/db/users/7/orders?limit=100', undefined, 503, NO_DB],
+  ['GET', '/db/users/7/orders?limit=007', undefined, 503, NO_DB],
+  ['GET', '/db/users/7/orders?limit=0', undefined, 422, invalid('limit')],
+  ['GET', '/db/users/7/orders?limit=101', undefined, 422, invalid('limit')],
+  ['GET', '/db/users/7/orders?limit=', undefined, 422, invalid('limit')],
+  ['GET', '/db/users/7/orders?limit=%2B5', undefined, 422, invalid('limit')],
+  ['GET', '/db/users/7/orders?limit=-1', undefined, 422, invalid('limit')],
+  ['GET', '/db/users/7/orders?limit=x&limit=5', undefined, 422, invalid('limit')],
+  ['GET', '/db/users/0/orders?limit=0', undefined, 404, '{"error":"not found"}'],
+  ['GET', '/db/users/x/orders', undefined, 404, '{"error":"not found"}'],
+  ['POST', '/db/orders', ORDER, 503, NO_DB],
+  ['POST', '/db/orders', '{"customer_id":0,"items":[]}', 422, invalid('customer_id')],
+  ['POST', '/db/orders', '{"customer_id":7,"items":[{"sku":"","qty":1,"unit_price_cents":1}]}', 422, invalid('items[0].sku')],
+  ['POST', '/db/orders', '{"customer_id":', 400, '{"error":"invalid json"}']
 ]
 
 for (const [method, url, payload, status, body] of cases) {
@@ -110,4 +138,14 @@ test('GET /gc/stats, POST /gc/reset', async () => {
   assert.ok(s.pause_p50_ms > 0 && s.pause_p50_ms <= s.pause_p99_ms && s.pause_p99_ms <= s.pause_max_ms,
     JSON.stringify(s))
   await gcApp.close()
+})
+
+// DB_POOL over the cluster workers: together they hold DB_POOL connections,
+// each at least one.
+test('poolShare', () => {
+  const shares = (total, workers) => Array.from({ length: workers }, (_, i) => poolShare(total, workers, i))
+  assert.deepEqual(shares(8, 1), [8])
+  assert.deepEqual(shares(8, 2), [4, 4])
+  assert.deepEqual(shares(8, 3), [3, 3, 2])
+  assert.deepEqual(shares(2, 4), [1, 1, 1, 1])
 })
