@@ -26,8 +26,11 @@ type HoldConfig struct {
 	// URL is the target: http://HOST:PORT/path. Every request is a GET of it.
 	URL string
 	// Every is how often each connection sends one request (default 5s).
-	// Each connection's first request is due at a uniformly random instant
-	// within Every of its dial, so the requests spread evenly over time.
+	// Each connection sends its first request as soon as it is dialled, as
+	// a client does (a server may close a connection that stays silent:
+	// net/http's ReadHeaderTimeout counts from the accept), and its second
+	// at a uniformly random instant within Every after that, so that the
+	// requests spread evenly over time.
 	Every time.Duration
 	// DialRate is how many connections a second are dialled, while growing
 	// and when lost ones are dialled again (default 2000): a flood of dials
@@ -99,8 +102,8 @@ type HoldStats struct {
 // The price of not reading idle connections: a connection the peer closes
 // while idle still counts as open and held until its next request finds it
 // closed (within Every), and is then counted lost and dialled again on the
-// scheduler's next tick. Its requests keep their phase: the first request on
-// a re-dialled connection is sent when the lost one's would have been.
+// scheduler's next tick, when its request was due; like a new connection it
+// sends at once, then at a random phase.
 //
 // Dials are paced at DialRate through one token bucket shared by Grow and
 // by re-dials; at most 256 are in flight while growing.
@@ -152,6 +155,7 @@ type holdConn struct {
 	due      int64 // when its next request is due
 	reserved bool  // it waits for a dial token reserved for at
 	ok       bool  // its last request was answered with a 2xx (counted in held)
+	fresh    bool  // just dialled: its next request is its first, sent at once
 	mu       sync.Mutex
 	nc       net.Conn // nil while lost
 	rc       syscall.RawConn
@@ -415,7 +419,7 @@ func (h *Holder) add(nc net.Conn, n int) bool {
 	if h.closed || len(h.slots) >= n || !h.attach(c, nc) {
 		return false
 	}
-	c.due = h.now() + rand.Int64N(int64(h.cfg.Every))
+	c.due, c.fresh = h.now(), true
 	c.at = c.due
 	h.slots = append(h.slots, c)
 	heap.Push(&h.queue, c)
@@ -530,6 +534,9 @@ func (h *Holder) redial(c *holdConn) {
 		h.note(err)
 	case h.attach(c, nc):
 		h.redials.Add(1)
+		c.due, c.fresh = h.now(), true
+		c.at = c.due
+		return
 	default:
 		_ = nc.Close()
 	}
@@ -540,7 +547,13 @@ func (h *Holder) redial(c *holdConn) {
 // exchange sends c's request and reads the answer. Every failure but a
 // non-2xx status on a connection left open loses the connection.
 func (h *Holder) exchange(c *holdConn) {
-	c.due = h.next(c.due+int64(h.cfg.Every), h.now())
+	if c.fresh {
+		// The first request goes now; the phase of the next ones is random.
+		c.fresh = false
+		c.due = h.now() + 1 + rand.Int64N(int64(h.cfg.Every))
+	} else {
+		c.due = h.next(c.due+int64(h.cfg.Every), h.now())
+	}
 	c.at = c.due
 	code, keep, err := h.roundTrip(c)
 	if h.life.Err() != nil {

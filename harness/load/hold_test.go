@@ -507,3 +507,24 @@ func TestHoldErrorText(t *testing.T) {
 type errTimeout struct{}
 
 func (errTimeout) Error() string { return "i/o timeout" }
+
+// A new connection speaks at once: net/http's ReadHeaderTimeout counts
+// from the accept, and a connection silent for longer than it is closed
+// (chi's 5 s against Every=5s lost connections when the first request
+// waited for a random phase).
+func TestHoldFirstRequestBeatsTheHeaderTimeout(t *testing.T) {
+	every := 600 * time.Millisecond
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(answer))
+	ts.Config.ReadHeaderTimeout = every / 4
+	ts.Start()
+	t.Cleanup(ts.Close)
+	h := newTestHolder(t, HoldConfig{URL: ts.URL + "/hold", Every: every, DialRate: 20000, Timeout: 2 * time.Second})
+	if err := grow(t, h, 100); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "every connection to answer", func() bool { return h.Stats().Held == 100 })
+	waitFor(t, 5*time.Second, "three cycles", func() bool { return h.Stats().Requests >= 300 })
+	if st := h.Stats(); st.RequestErrors != 0 || st.Redials != 0 {
+		t.Errorf("a server with a %s header timeout closed held connections: %+v", every/4, st)
+	}
+}
