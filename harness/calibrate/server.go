@@ -735,6 +735,7 @@ type response struct {
 // responseSet is every answer the server can give, encoded once per process.
 type responseSet struct {
 	json, health, quote, compute, notFound, badRequest response
+	churn, orders, placed                              response
 	users                                              []response // by id; [0] unused
 }
 
@@ -744,6 +745,9 @@ var responses = sync.OnceValue(func() *responseSet {
 		health:     encode("200 OK", []byte(`{"status":"ok"}`)),
 		quote:      encode("200 OK", fixedQuote()),
 		compute:    encode("200 OK", contract.ComputeJSON(contract.ComputeParams{Rounds: contract.ComputeDefaultRounds, Top: contract.ComputeDefaultTop})),
+		churn:      encode("200 OK", contract.ChurnJSON(contract.ChurnParams{N: contract.ChurnDefaultN})),
+		orders:     encode("200 OK", contract.SeedUserOrdersJSON(1, contract.OrdersDefaultLimit)),
+		placed:     encode("200 OK", fixedPlaced()),
 		notFound:   encode("404 Not Found", []byte(`{"error":"not found"}`)),
 		badRequest: encode("400 Bad Request", []byte(`{"error":"bad request"}`)),
 		users:      make([]response, contract.UserCount+1),
@@ -779,6 +783,20 @@ func fixedQuote() []byte {
 	return b
 }
 
+// fixedPlaced is the one body every POST /db/orders gets: the fixed quote
+// with an order id, as a database target answers.
+func fixedPlaced() []byte {
+	var q contract.Quote
+	if err := json.Unmarshal(fixedQuote(), &q); err != nil {
+		panic(fmt.Sprintf("unmarshal quote: %v", err)) // our own encoding
+	}
+	b, err := json.Marshal(contract.PlacedOrder{OrderID: contract.SeedOrders + 1, Quote: q})
+	if err != nil {
+		panic(fmt.Sprintf("marshal placed order: %v", err)) // plain structs cannot fail
+	}
+	return b
+}
+
 func encode(status string, body []byte) response {
 	head := "HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
 	return response{b: append([]byte(head), body...), head: len(head)}
@@ -797,6 +815,9 @@ func withClose(b []byte) []byte {
 // route picks the answer by method and path; the query string is ignored.
 // The paths follow the contract's handler: /users/{id} takes a decimal id
 // in 1..UserCount (leading zeros allowed, no sign), anything else is 404.
+// Every scenario's paths are answered (the GC load's churn, the database
+// routes, with fixed bodies of the contract's size), so a calibration at
+// a scenario's fixed rate measures the loader on that scenario's mix.
 func (rs *responseSet) route(method, target []byte) response {
 	path, _, _ := bytes.Cut(target, []byte{'?'})
 	switch string(method) {
@@ -810,18 +831,40 @@ func (rs *responseSet) route(method, target []byte) response {
 			// The default answer whatever the query, as for the quote: the
 			// loader is measured, not the kernel.
 			return rs.compute
+		case "/gc/churn":
+			return rs.churn
 		}
-		if id, ok := bytes.CutPrefix(path, []byte("/users/")); ok {
-			if n, ok := parseDigits(id, contract.UserCount); ok && n >= 1 {
-				return rs.users[n]
+		if rest, ok := bytes.CutPrefix(path, []byte("/db")); ok {
+			if id, ok := bytes.CutSuffix(rest, []byte("/orders")); ok {
+				if _, ok := rs.user(id); ok {
+					return rs.orders
+				}
+				return rs.notFound
 			}
+			path = rest
+		}
+		if r, ok := rs.user(path); ok {
+			return r
 		}
 	case "POST":
-		if string(path) == "/orders/quote" {
+		switch string(path) {
+		case "/orders/quote":
 			return rs.quote
+		case "/db/orders":
+			return rs.placed
 		}
 	}
 	return rs.notFound
+}
+
+// user is /users/{id}'s answer, if path is one.
+func (rs *responseSet) user(path []byte) (response, bool) {
+	if id, ok := bytes.CutPrefix(path, []byte("/users/")); ok {
+		if n, ok := parseDigits(id, contract.UserCount); ok && n >= 1 {
+			return rs.users[n], true
+		}
+	}
+	return response{}, false
 }
 
 // Subcommand is the harness command that runs ServeCommand; StartProcess

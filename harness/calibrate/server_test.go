@@ -160,7 +160,17 @@ func TestRoutesMatchTheContract(t *testing.T) {
 					t.Errorf("GET %s = %d %s, want 200 %s", path, resp.StatusCode, body, want)
 				}
 			}
-			for _, path := range []string{"/", "/nope", "/jsonx", "/users/", "/users/1/x"} {
+			// The other scenarios' paths: fixed answers of the contract's shape.
+			for path, want := range map[string][]byte{
+				"/gc/churn?seed=9&n=200":      contract.ChurnJSON(contract.ChurnParams{N: contract.ChurnDefaultN}),
+				"/db/users/42":                contract.UserJSON(42),
+				"/db/users/7/orders?limit=10": contract.SeedUserOrdersJSON(1, contract.OrdersDefaultLimit),
+			} {
+				if resp, body := get(t, c, s.URL()+path); resp.StatusCode != 200 || string(body) != string(want) {
+					t.Errorf("GET %s = %d %s, want 200 %s", path, resp.StatusCode, body, want)
+				}
+			}
+			for _, path := range []string{"/", "/nope", "/jsonx", "/users/", "/users/1/x", "/db/users/0", "/db/users/10001/orders", "/db/json"} {
 				if resp, body := get(t, c, s.URL()+path); resp.StatusCode != 404 || string(body) != `{"error":"not found"}` {
 					t.Errorf("GET %s = %d %s, want the JSON 404", path, resp.StatusCode, body)
 				}
@@ -184,7 +194,17 @@ func TestRoutesMatchTheContract(t *testing.T) {
 			if resp.StatusCode != 200 || err != nil || q.Currency != "USD" || q.TotalCents != q.SubtotalCents+q.TaxCents {
 				t.Errorf("POST /orders/quote = %d %+v (%v)", resp.StatusCode, q, err)
 			}
-			if got, want := s.Requests(), uint64(12+1+2+5+2); got != want {
+			resp, err = c.Post(s.URL()+"/db/orders", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p contract.PlacedOrder
+			err = json.NewDecoder(resp.Body).Decode(&p)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || err != nil || p.OrderID <= contract.SeedOrders || p.Currency != "USD" {
+				t.Errorf("POST /db/orders = %d %+v (%v)", resp.StatusCode, p, err)
+			}
+			if got, want := s.Requests(), uint64(12+1+2+3+8+2+1); got != want {
 				t.Errorf("Requests() = %d, want %d", got, want)
 			}
 		})

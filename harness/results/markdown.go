@@ -131,7 +131,7 @@ func writeDatabase(b *strings.Builder, run *Run) {
 		return
 	}
 	b.WriteString("\n## The database (PostgreSQL, its own budget)\n\n")
-	b.WriteString("| target | database CPU % @ fixed | database RSS MB @ fixed | target CPU % at peak | database CPU % at peak | bottleneck at peak |\n")
+	b.WriteString("| target | database CPU % @ fixed | database RSS / PSS MB @ fixed | target CPU % at peak | database CPU % at peak | bottleneck at peak |\n")
 	b.WriteString("|---|--:|--:|--:|--:|---|\n")
 	for _, t := range run.Targets {
 		if t.Status != StatusOK {
@@ -149,11 +149,12 @@ func writeDatabase(b *strings.Builder, run *Run) {
 				neck = "neither clearly (both or neither at 80 %)"
 			}
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", r.Target, dashed(r.DBCPUPct, "%.0f"), dashed(r.DBRSSMeanMB, "%.0f"),
+		fmt.Fprintf(b, "| %s | %s | %s / %s | %s | %s | %s |\n", r.Target, dashed(r.DBCPUPct, "%.0f"), dashed(r.DBRSSMeanMB, "%.0f"), dashed(r.DBPSSMeanMB, "%.0f"),
 			dashed(r.CPUAtPeakPct, "%.0f"), dashed(r.DBCPUAtPeakPct, "%.0f"), neck)
 	}
 	b.WriteString("\nCPU is each one's share of its own budget (the target's vCPUs; the profile's `database.vcpus`), over the fixed-rate run and over the last passing step at the peak. " +
-		"A resource at 80 % or more of its budget at the peak, with the other below, is the bottleneck; the database claims are judged only when it is the database for every target.\n")
+		"A resource at 80 % or more of its budget at the peak, with the other below, is the bottleneck; the database claims are judged only when it is the database for every target. " +
+		"The database's RSS counts its shared buffers once in every backend that touched them; PSS counts them once.\n")
 }
 
 // writeTail is the fixed run's tail beside what each runtime says of its

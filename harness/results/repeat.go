@@ -48,6 +48,7 @@ const (
 	// the peak (peak.Result.AtPeak).
 	FigDBCPUPct       = "db_cpu_pct"
 	FigDBRSSMeanMB    = "db_rss_mean_mb"
+	FigDBPSSMeanMB    = "db_pss_mean_mb"
 	FigCPUAtPeakPct   = "cpu_at_peak_pct"
 	FigDBCPUAtPeakPct = "db_cpu_at_peak_pct"
 	// A connection-scale run's figures (Target.Hold).
@@ -129,6 +130,11 @@ func figureOf(r Repeat, name string) (float64, bool) {
 			return 0, false
 		}
 		return f.Database.RSSMeanMB, true
+	case FigDBPSSMeanMB:
+		if f.Database == nil {
+			return 0, false
+		}
+		return f.Database.PSSMeanMB, f.Database.PSSMeanMB > 0
 	}
 	return gcFigure(f.GC, name)
 }

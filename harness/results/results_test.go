@@ -323,7 +323,7 @@ func TestDatabaseTableNamesTheBottleneck(t *testing.T) {
 	if err := WriteMarkdown(&b, run); err != nil {
 		t.Fatal(err)
 	}
-	if want := "| chi | 50 | 180 | 45 | 93 | database |"; !strings.Contains(b.String(), want) {
+	if want := "| chi | 50 | 180 / – | 45 | 93 | database |"; !strings.Contains(b.String(), want) {
 		t.Errorf("summary.md lacks %q:\n%s", want, b.String())
 	}
 	recs, col := csvOf(t, run)

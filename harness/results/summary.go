@@ -54,6 +54,9 @@ type Row struct {
 	// CPUAtPeakPct and DBCPUAtPeakPct the target's and the database's CPU
 	// at the peak; -1 when not measured.
 	DBCPUPct, DBRSSMeanMB, CPUAtPeakPct, DBCPUAtPeakPct float64
+	// DBPSSMeanMB is the database's PSS during the fixed run: its RSS
+	// counts shared_buffers once per backend that touched them.
+	DBPSSMeanMB float64
 	// Repeats is how many repetitions the figures are the median of.
 	Repeats int
 	// Unpinned: the budget was not enforced (Target.Unpinned).
@@ -92,14 +95,15 @@ func SummaryRow(t Target) Row {
 	}
 	r.P999OverP50, r.GCCollections, r.GCPauseP99, r.GCPauseMax, r.GCLargestProc = -1, -1, -1, -1, -1
 	r.MaxConnections, r.RSSPerConnKB, r.P99AtMaxMS = -1, -1, -1
-	r.DBCPUPct, r.DBRSSMeanMB, r.CPUAtPeakPct, r.DBCPUAtPeakPct = -1, -1, -1, -1
+	r.DBCPUPct, r.DBRSSMeanMB, r.CPUAtPeakPct, r.DBCPUAtPeakPct, r.DBPSSMeanMB = -1, -1, -1, -1, -1
 	for _, m := range []struct {
 		fig string
 		v   *float64
 	}{{FigP999OverP50, &r.P999OverP50}, {FigGCCollections, &r.GCCollections}, {FigGCPauseP99, &r.GCPauseP99},
 		{FigGCPauseMax, &r.GCPauseMax}, {FigGCLargestProcGC, &r.GCLargestProc},
 		{FigMaxConnections, &r.MaxConnections}, {FigRSSPerConnKB, &r.RSSPerConnKB}, {FigP99AtMaxMS, &r.P99AtMaxMS},
-		{FigDBCPUPct, &r.DBCPUPct}, {FigDBRSSMeanMB, &r.DBRSSMeanMB}, {FigCPUAtPeakPct, &r.CPUAtPeakPct}, {FigDBCPUAtPeakPct, &r.DBCPUAtPeakPct}} {
+		{FigDBCPUPct, &r.DBCPUPct}, {FigDBRSSMeanMB, &r.DBRSSMeanMB}, {FigCPUAtPeakPct, &r.CPUAtPeakPct}, {FigDBCPUAtPeakPct, &r.DBCPUAtPeakPct},
+		{FigDBPSSMeanMB, &r.DBPSSMeanMB}} {
 		if s := t.Spread(m.fig); s.N > 0 {
 			*m.v = s.Median
 		}
@@ -137,7 +141,7 @@ var CSVHeader = []string{"target", "status", "vcpus", "peak_rps", "peak_bound", 
 	"p999_ms", "max_ms", "over_10ms",
 	"p999_over_p50", "gc_collections", "gc_pause_p99_ms", "gc_pause_max_ms", "gc_largest_process_ms",
 	"max_connections", "max_connections_bound", "rss_per_conn_kb", "p99_at_max_ms",
-	"db_cpu_pct", "db_rss_mean_mb", "cpu_at_peak_pct", "db_cpu_at_peak_pct"}
+	"db_cpu_pct", "db_rss_mean_mb", "cpu_at_peak_pct", "db_cpu_at_peak_pct", "db_pss_mean_mb"}
 
 // WriteCSV writes summary.csv.
 func WriteCSV(w io.Writer, run *Run) error {
@@ -156,7 +160,7 @@ func WriteCSV(w io.Writer, run *Run) error {
 			f(r.P999, 3), f(r.Max, 3), f(r.Over10ms, 0),
 			orEmpty(r.P999OverP50, 2), orEmpty(r.GCCollections, 0), orEmpty(r.GCPauseP99, 3), orEmpty(r.GCPauseMax, 3), orEmpty(r.GCLargestProc, 0),
 			orEmpty(r.MaxConnections, 0), holdBound(t), orEmpty(r.RSSPerConnKB, 2), orEmpty(r.P99AtMaxMS, 3),
-			orEmpty(r.DBCPUPct, 1), orEmpty(r.DBRSSMeanMB, 1), orEmpty(r.CPUAtPeakPct, 1), orEmpty(r.DBCPUAtPeakPct, 1)}
+			orEmpty(r.DBCPUPct, 1), orEmpty(r.DBRSSMeanMB, 1), orEmpty(r.CPUAtPeakPct, 1), orEmpty(r.DBCPUAtPeakPct, 1), orEmpty(r.DBPSSMeanMB, 1)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write csv row %s: %w", r.Target, err)
 		}
