@@ -252,11 +252,11 @@ func figureLabel(fig string) (label, unit string) {
 	case results.FigP99AtMaxMS:
 		return "probe p99 at the most connections held", " ms"
 	case results.FigGCPauseP99:
-		return "the runtime's GC pause p99 during the fixed run", " ms"
+		return "GC pause p99 (its runtime's own figure, over the fixed run)", " ms"
 	case results.FigGCPauseMax:
-		return "the runtime's longest GC pause during the fixed run", " ms"
+		return "longest GC pause (its runtime's own figure, over the fixed run)", " ms"
 	case results.FigGCLargestProcGC:
-		return "the longest single-process GC during the fixed run", " ms"
+		return "longest single-process GC (over the fixed run)", " ms"
 	case results.FigCPUPct:
 		return "CPU at the fixed rate", "% of the budget"
 	case results.FigRSSMeanMB, results.FigRSSFixedMeanMB:
@@ -332,6 +332,9 @@ func judgeValue(run *results.Run, c *Claims, cl *Claim, v *Verdict) {
 	}
 	v.Measured = fmt.Sprintf("%s%s%s", ge, fmtNum(m.Value), unit)
 	v.Spread = spreadText(m, unit)
+	if n, ok := pauseCount(run, cl.Target, cl.Figure); ok {
+		v.Notes = append(v.Notes, fmt.Sprintf("%s's runtime reported %d GC pauses during the fixed run; with fewer than 100 the p99 is their maximum", cl.Target, n))
+	}
 	if t := findTarget(run, cl.Target); cl.VCPUs > 0 && !sameBudget(t.VCPUs, cl.VCPUs) {
 		// Shown, not judged: no division turns one budget's instance into
 		// another's.
@@ -482,4 +485,13 @@ func judgeOrder(run *results.Run, cl *Claim, v *Verdict) {
 		so, _ := judgeChain(Measured.spreadInterval)
 		v.marginal(point, so, "of "+strings.Join(spreads, ", "))
 	}
+}
+
+// pauseCount is how many pauses a runtime's pause figure rests on.
+func pauseCount(run *results.Run, name, fig string) (int64, bool) {
+	t := findTarget(run, name)
+	if fig != results.FigGCPauseP99 && fig != results.FigGCPauseMax || t == nil || t.Fixed == nil || t.Fixed.GC == nil || t.Fixed.GC.Pauses == nil {
+		return 0, false
+	}
+	return *t.Fixed.GC.Pauses, true
 }
