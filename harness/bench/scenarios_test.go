@@ -101,3 +101,57 @@ func inCgroup(group string) []string {
 	}
 	return out
 }
+
+// TestConnectionScenarioOnChi is a small connections run of one real
+// target: a few hundred held connections against chi, each answering, the
+// probe measured at every step, and the connections closed afterwards.
+func TestConnectionScenarioOnChi(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds chi; run without -short")
+	}
+	root := filepath.Join("..", "..")
+	dir := filepath.Join(root, "scenarios")
+	p, err := scenario.LoadProfile(dir, "quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := scenario.LoadScenario(dir, "connections")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Apply(s)
+	d := func(v time.Duration) scenario.Duration { return scenario.Duration(v) }
+	p.Warmup = d(time.Second)
+	s.Hold.Steps, s.Hold.Every, s.Hold.Measure = []int{200, 400}, d(time.Second), d(time.Second)
+	all, err := targets.Discover(filepath.Join(root, "targets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	picked, err := targets.Select(all, []string{"chi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	run, out, err := Run(ctx, Options{Targets: picked, Profile: p, Scenario: s, Runtime: &runtimes.Local{},
+		ResultsDir: t.TempDir(), RunID: "conntest-" + time.Now().UTC().Format("150405"), Progress: testProgress(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chi := byName(run)["chi"]
+	if chi.Status != results.StatusOK || chi.Hold == nil {
+		t.Fatalf("chi: %s: %s\n%s", chi.Status, chi.Reason, chi.LogTail)
+	}
+	h := chi.Hold
+	if h.MaxConnections != 400 || h.Bound != "steps" {
+		t.Fatalf("chi held %d (%s: %s), want both steps passed", h.MaxConnections, h.Bound, h.Note)
+	}
+	for _, st := range h.Steps {
+		if st.Held != st.Connections || st.Probe == nil || st.Probe.Target == nil || st.Probe.Target.RSSMeanMB <= 0 {
+			t.Errorf("step %d: held %d, probe %v", st.Connections, st.Held, st.Probe)
+		}
+	}
+	if row := readCSV(t, out)["chi"]; row["max_connections"] != "400" || row["max_connections_bound"] != "steps" {
+		t.Errorf("summary.csv: max_connections %q bound %q", row["max_connections"], row["max_connections_bound"])
+	}
+}
