@@ -29,36 +29,12 @@ func TestDatabaseScenario(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-	root := filepath.Join("..", "..")
-	dir := filepath.Join(root, "scenarios")
-	p, err := scenario.LoadProfile(dir, "quick")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := scenario.LoadScenario(dir, "db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Apply(s)
+	p, s := shippedRun(t, "db")
 	second := scenario.Duration(time.Second)
 	p.Warmup, p.Step, p.FixedDuration, p.Cooldown = second, second, 2*second, scenario.Duration(200*time.Millisecond)
 	p.Search.MaxSteps, p.Search.Precision = 3, 0.25
-	all, err := targets.Discover(filepath.Join(root, "targets"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	picked, err := targets.Select(all, []string{"chi", "erlang"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	runID := "dbtest-" + time.Now().UTC().Format("150405")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	run, out, err := Run(ctx, Options{Targets: picked, Profile: p, Scenario: s, Runtime: &runtimes.Local{InstallMissing: false},
-		ResultsDir: t.TempDir(), RunID: runID, Progress: testProgress(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, out := runShipped(t, p, s, runID, "chi", "erlang")
 	got := byName(run)
 	chi := got["chi"]
 	if chi.Status != results.StatusOK {
@@ -109,35 +85,11 @@ func TestConnectionScenarioOnChi(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds chi; run without -short")
 	}
-	root := filepath.Join("..", "..")
-	dir := filepath.Join(root, "scenarios")
-	p, err := scenario.LoadProfile(dir, "quick")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := scenario.LoadScenario(dir, "connections")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Apply(s)
+	p, s := shippedRun(t, "connections")
 	d := func(v time.Duration) scenario.Duration { return scenario.Duration(v) }
 	p.Warmup = d(time.Second)
 	s.Hold.Steps, s.Hold.Every, s.Hold.Measure = []int{200, 400}, d(time.Second), d(time.Second)
-	all, err := targets.Discover(filepath.Join(root, "targets"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	picked, err := targets.Select(all, []string{"chi"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	run, out, err := Run(ctx, Options{Targets: picked, Profile: p, Scenario: s, Runtime: &runtimes.Local{},
-		ResultsDir: t.TempDir(), RunID: "conntest-" + time.Now().UTC().Format("150405"), Progress: testProgress(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, out := runShipped(t, p, s, "conntest-"+time.Now().UTC().Format("150405"), "chi")
 	chi := byName(run)["chi"]
 	if chi.Status != results.StatusOK || chi.Hold == nil {
 		t.Fatalf("chi: %s: %s\n%s", chi.Status, chi.Reason, chi.LogTail)
@@ -154,4 +106,41 @@ func TestConnectionScenarioOnChi(t *testing.T) {
 	if row := readCSV(t, out)["chi"]; row["max_connections"] != "400" || row["max_connections_bound"] != "steps" {
 		t.Errorf("summary.csv: max_connections %q bound %q", row["max_connections"], row["max_connections_bound"])
 	}
+}
+
+// shippedRun is the quick profile with one shipped scenario's rates applied.
+func shippedRun(t *testing.T, name string) (*scenario.Profile, *scenario.Scenario) {
+	t.Helper()
+	dir := filepath.Join("..", "..", "scenarios")
+	p, err := scenario.LoadProfile(dir, "quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := scenario.LoadScenario(dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Apply(s)
+	return p, s
+}
+
+// runShipped runs the named reference targets in scenario s.
+func runShipped(t *testing.T, p *scenario.Profile, s *scenario.Scenario, runID string, names ...string) (*results.Run, string) {
+	t.Helper()
+	all, err := targets.Discover(filepath.Join("..", "..", "targets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	picked, err := targets.Select(all, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	run, out, err := Run(ctx, Options{Targets: picked, Profile: p, Scenario: s, Runtime: &runtimes.Local{},
+		ResultsDir: t.TempDir(), RunID: runID, Progress: testProgress(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run, out
 }
