@@ -12,9 +12,9 @@
 //   - docker.go: the same server as a container (StartDocker), from an
 //     image built offline FROM the debootstrap base with this machine's
 //     PostgreSQL packages copied in; on the host's network, its budget
-//     given to the engine as for a target's container. TODO: the official
-//     postgres:15 image where a registry is reachable (not wired: untestable
-//     here).
+//     given to the engine as for a target's container; where a registry
+//     is reachable, the official postgres:15-bookworm image instead, with
+//     the same request (chooseImage).
 //   - template.go: the data. Seed loads scenarios/db.sql once into the
 //     template bench_seed; Fresh gives each target its own copy of it, so
 //     every target starts from the same state.

@@ -10,9 +10,8 @@ package database
 // the official postgres image's interface the harness uses (POSTGRES_USER,
 // POSTGRES_HOST_AUTH_METHOD, POSTGRES_INITDB_ARGS, PGDATA, a `postgres ...`
 // command, SIGINT to stop), so the same request would run the official
-// postgres:15. TODO: on a machine with a registry, use postgres:15 itself
-// (pulled as the runtime pulls targets' base images); not wired, since no
-// registry can be reached here to test it.
+// postgres:15: on a machine with a registry that image itself is used
+// (chooseImage), pulled as the runtime pulls targets' base images.
 //
 // The container runs on the host's network, as targets' containers do:
 // the engine here has no bridge (dockerd --bridge=none). That is why the
@@ -95,7 +94,7 @@ func (s *Server) startContainer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	image, version, err := OfflineImage(ctx, cli, s.log)
+	image, version, err := chooseImage(ctx, cli, s.log)
 	if err != nil {
 		return err
 	}
@@ -393,4 +392,61 @@ func postgresDockerfile(base, bindir string) string {
 	b.WriteString("ENTRYPOINT [\"/usr/local/bin/docker-entrypoint.sh\"]\n")
 	b.WriteString("CMD [\"postgres\"]\n")
 	return b.String()
+}
+
+// OfficialImage is the official PostgreSQL image a machine with a registry
+// runs: the same major version and Debian release as the offline image.
+const OfficialImage = "postgres:15-bookworm"
+
+// chooseImage picks the container's image as the container runtime picks a
+// target's path (BENCH_DOCKER_IMAGES: auto, dockerfile or offline): the
+// official image when it is in the engine or can be pulled, else the
+// offline one. "dockerfile" insists on the official image.
+func chooseImage(ctx context.Context, cli client.APIClient, logw io.Writer) (image, version string, err error) {
+	mode := os.Getenv("BENCH_DOCKER_IMAGES")
+	official, why, err := pickImage(mode, func() error {
+		if _, ierr := cli.ImageInspect(ctx, OfficialImage); ierr == nil {
+			return nil
+		}
+		return runtimes.PullImage(ctx, cli, OfficialImage)
+	})
+	if err != nil {
+		return "", "", err
+	}
+	fmt.Fprintf(logw, "== database image: %s\n", why)
+	if !official {
+		return OfflineImage(ctx, cli, logw)
+	}
+	inspect, err := cli.ImageInspect(ctx, OfficialImage)
+	if err != nil {
+		return "", "", fmt.Errorf("inspect %s: %w", OfficialImage, err)
+	}
+	version = "PostgreSQL (official image " + OfficialImage + ")"
+	if inspect.Config != nil {
+		for _, e := range inspect.Config.Env {
+			if v, ok := strings.CutPrefix(e, "PG_VERSION="); ok {
+				version = "PostgreSQL " + v + " (official image " + OfficialImage + ")"
+			}
+		}
+	}
+	return OfficialImage, version, nil
+}
+
+// pickImage decides between the official image (true) and the offline one
+// for a BENCH_DOCKER_IMAGES mode, trying pull only when it must.
+func pickImage(mode string, pull func() error) (official bool, why string, err error) {
+	switch mode {
+	case runtimes.ImagesOffline:
+		return false, "offline image, forced by BENCH_DOCKER_IMAGES=offline", nil
+	case runtimes.ImagesDockerfile, "", runtimes.ImagesAuto:
+	default:
+		return false, "", fmt.Errorf("BENCH_DOCKER_IMAGES=%q: want auto, dockerfile or offline", mode)
+	}
+	if perr := pull(); perr != nil {
+		if mode == runtimes.ImagesDockerfile {
+			return false, "", fmt.Errorf("BENCH_DOCKER_IMAGES=dockerfile, but %s cannot be pulled: %s", OfficialImage, runtimes.PullFailure(perr))
+		}
+		return false, fmt.Sprintf("offline image: %s not available (%s)", OfficialImage, runtimes.PullFailure(perr)), nil
+	}
+	return true, "the official " + OfficialImage, nil
 }

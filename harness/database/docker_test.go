@@ -178,3 +178,35 @@ func assertNoContainer(t *testing.T, cli client.APIClient, id string) {
 		t.Errorf("container %.12s still exists (%v)", id, err)
 	}
 }
+
+// The container's image is chosen as a target's path is: the official
+// image where it can be pulled, the offline one otherwise.
+func TestPickImage(t *testing.T) {
+	unreachable := func() error { return errors.New("dial tcp: lookup registry-1.docker.io: no such host") }
+	pulled := func() error { return nil }
+	cases := []struct {
+		mode     string
+		pull     func() error
+		official bool
+		errHas   string
+		whyHas   string
+	}{
+		{"", pulled, true, "", "official"},
+		{"auto", unreachable, false, "", "not available (lookup registry-1.docker.io: no such host)"},
+		{"offline", pulled, false, "", "forced"},
+		{"dockerfile", pulled, true, "", "official"},
+		{"dockerfile", unreachable, false, "cannot be pulled", ""},
+		{"podman", pulled, false, "want auto, dockerfile or offline", ""},
+	}
+	for _, tc := range cases {
+		official, why, err := pickImage(tc.mode, tc.pull)
+		switch {
+		case tc.errHas != "":
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+				t.Errorf("mode %q: error %v, want one containing %q", tc.mode, err, tc.errHas)
+			}
+		case err != nil || official != tc.official || !strings.Contains(why, tc.whyHas):
+			t.Errorf("mode %q: official %v why %q err %v; want %v and %q", tc.mode, official, why, err, tc.official, tc.whyHas)
+		}
+	}
+}

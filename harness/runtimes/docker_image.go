@@ -44,7 +44,7 @@ func (d *Docker) choosePath(ctx context.Context, cli client.APIClient, m *target
 	var missing []string
 	for _, ref := range bases {
 		if err := d.ensurePulled(ctx, cli, ref); err != nil {
-			missing = append(missing, fmt.Sprintf("%s (%s)", ref, pullFailure(err)))
+			missing = append(missing, fmt.Sprintf("%s (%s)", ref, PullFailure(err)))
 		}
 	}
 	if len(missing) > 0 {
@@ -66,22 +66,25 @@ func (d *Docker) ensurePulled(ctx context.Context, cli client.APIClient, ref str
 	if tried {
 		return err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	err = func() error {
-		resp, err := cli.ImagePull(pctx, ref, client.ImagePullOptions{})
-		if err != nil {
-			return err
-		}
-		defer resp.Close()
-		return resp.Wait(pctx)
-	}()
+	err = PullImage(ctx, cli, ref)
 	if ctx.Err() == nil {
 		d.mu.Lock()
 		d.pulled[ref] = err
 		d.mu.Unlock()
 	}
 	return err
+}
+
+// PullImage pulls ref into the engine, for at most 10 minutes.
+func PullImage(ctx context.Context, cli client.APIClient, ref string) error {
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	resp, err := cli.ImagePull(pctx, ref, client.ImagePullOptions{})
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	return resp.Wait(pctx)
 }
 
 // BaseImages lists the images a Dockerfile builds FROM, ARG defaults
@@ -171,10 +174,10 @@ func (d *Docker) buildDockerfile(ctx context.Context, cli client.APIClient, m *t
 	return tagImage(ctx, cli, tag, m.Name, ImagesDockerfile)
 }
 
-// pullFailure keeps the cause of a failed pull, e.g. "lookup
+// PullFailure keeps the cause of a failed pull, e.g. "lookup
 // registry-1.docker.io on 10.0.0.53:53: no such host", without the
 // engine's wrapping.
-func pullFailure(err error) string {
+func PullFailure(err error) string {
 	msg := firstLine(err.Error())
 	if i := strings.LastIndex(msg, "dial tcp: "); i >= 0 {
 		msg = msg[i+len("dial tcp: "):]
