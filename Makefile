@@ -7,6 +7,8 @@
 # make nightly [BASELINE=<run>]   bench + report + compare against BASELINE (docs/nightly.md)
 # make bench SCENARIO=compute      raw compute: the contract's compute kernel, judged on the compute claims
 # make bench SCENARIO=gc           GC tails: a large live heap, allocation-heavy requests, 60 s at a moderate rate
+# make bench SCENARIO=connections  connection scale: held keep-alive connections in steps, a paced probe at each
+# make bench SCENARIO=db           database-bound CRUD against a real PostgreSQL (started, seeded and stopped by the harness)
 # make bench CALIBRATE=0          skip the loader's calibration (README: How accurate is it)
 # make calibrate                  measure the loader against an instant reference server
 # make loader-bench               the loader beside wrk against the same reference server
