@@ -116,21 +116,13 @@ func (r *targetRun) holdStep(ctx context.Context, holder *load.Holder, n int, li
 }
 
 // refusal says why a step of n held connections cannot run on this
-// machine and whose limit that is, or "". The loader and the target each
-// need a descriptor per connection (the target inherits the loader's
-// RLIMIT_NOFILE), and both count against fs.file-max.
+// machine and whose limit that is (load.KernelLimits.Refuse), or "".
 func refusal(k load.KernelLimits, n, sources int) (why, limit string) {
-	switch need := uint64(n + fdSlack); {
-	case k.NoFileSoft > 0 && need > k.NoFileSoft:
-		return fmt.Sprintf("%d connections need about %d file descriptors in the loader and as many in the target; RLIMIT_NOFILE allows %d per process (hard limit %d)",
-			n, need, k.NoFileSoft, k.NoFileHard), peak.BoundLoader
-	case k.Ports() > 0 && n > k.Ports()*max(1, sources):
-		return fmt.Sprintf("%d connections need as many source ports; ip_local_port_range %d-%d gives %d per address, %d addresses",
-			n, k.PortLow, k.PortHigh, k.Ports(), max(1, sources)), peak.BoundKernel
-	case k.FileMax > 0 && int64(2*need) > k.FileMax:
-		return fmt.Sprintf("%d connections need about %d file descriptors on this machine (loader and target); fs.file-max is %d", n, 2*need, k.FileMax), peak.BoundKernel
+	why, kernel := k.Refuse(n, fdSlack, sources)
+	if kernel {
+		return why, peak.BoundKernel
 	}
-	return "", ""
+	return why, peak.BoundLoader
 }
 
 func (r *targetRun) logHold(s peak.HoldStep) {

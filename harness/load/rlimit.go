@@ -104,21 +104,24 @@ func (k KernelLimits) Ports() int {
 	return k.PortHigh - k.PortLow + 1
 }
 
-// ConnCap is the most connections this process could open to one target
-// from sources source addresses (0 counts as 1), and the limit that sets
-// it: its soft RLIMIT_NOFILE, the ephemeral ports, or fs.file-max (which
-// the target's own descriptors share when it runs on this machine). It is
-// an upper bound: the process's other descriptors count too. 0 means no
-// limit could be read.
-func (k KernelLimits) ConnCap(sources int) (n int, by string) {
-	consider := func(v int64, what string) {
-		if v > 0 && (n == 0 || v < int64(n)) {
-			n, by = int(v), what
-		}
-	}
-	consider(int64(min(k.NoFileSoft, 1<<62)), fmt.Sprintf("RLIMIT_NOFILE soft limit %d", k.NoFileSoft))
+// Refuse says why holding n connections from sources source addresses
+// (0 counts as 1) cannot be tried on this machine, or "". Each connection
+// takes a descriptor in this process and one in the target, which inherits
+// this process's RLIMIT_NOFILE, and slack more are needed besides; both
+// ends count against fs.file-max. kernel tells a kernel setting (the
+// ephemeral ports, file-max) from this process's own limit.
+func (k KernelLimits) Refuse(n, slack, sources int) (why string, kernel bool) {
+	need := uint64(n + slack)
 	src := max(1, sources)
-	consider(int64(k.Ports()*src), fmt.Sprintf("ip_local_port_range %d-%d x %d source address(es)", k.PortLow, k.PortHigh, src))
-	consider(k.FileMax, fmt.Sprintf("fs.file-max %d", k.FileMax))
-	return n, by
+	switch {
+	case k.NoFileSoft > 0 && need > k.NoFileSoft:
+		return fmt.Sprintf("%d connections need about %d file descriptors in the loader and as many in the target; RLIMIT_NOFILE allows %d per process (hard limit %d)",
+			n, need, k.NoFileSoft, k.NoFileHard), false
+	case k.Ports() > 0 && n > k.Ports()*src:
+		return fmt.Sprintf("%d connections need as many source ports; ip_local_port_range %d-%d gives %d per address, %d addresses",
+			n, k.PortLow, k.PortHigh, k.Ports(), src), true
+	case k.FileMax > 0 && int64(2*need) > k.FileMax:
+		return fmt.Sprintf("%d connections need about %d file descriptors on this machine (loader and target); fs.file-max is %d", n, 2*need, k.FileMax), true
+	}
+	return "", false
 }

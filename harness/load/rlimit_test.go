@@ -1,6 +1,7 @@
 package load
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -66,22 +67,26 @@ func TestKernelLimits(t *testing.T) {
 	if k.Somaxconn <= 0 || k.FileMax <= 0 || k.NrOpen <= 0 || k.Ports() <= 0 || k.NoFileSoft == 0 || k.NoFileHard < k.NoFileSoft {
 		t.Errorf("limits not all read: %+v", k)
 	}
+	ports := KernelLimits{NoFileSoft: 1 << 20, PortLow: 32768, PortHigh: 60999, FileMax: 1 << 30}
 	cases := []struct {
 		name    string
 		k       KernelLimits
+		n       int
 		sources int
-		want    int
-		by      string
+		kernel  bool
+		whyHas  string // "": allowed
 	}{
-		{"descriptors", KernelLimits{NoFileSoft: 20000, PortLow: 32768, PortHigh: 60999, FileMax: 1 << 20}, 0, 20000, "RLIMIT_NOFILE soft limit 20000"},
-		{"ports of one source", KernelLimits{NoFileSoft: 1 << 20, PortLow: 32768, PortHigh: 60999, FileMax: 1 << 30}, 1, 28232, "ip_local_port_range 32768-60999 x 1 source address(es)"},
-		{"more sources, more ports", KernelLimits{NoFileSoft: 1 << 20, PortLow: 32768, PortHigh: 60999, FileMax: 1 << 30}, 4, 112928, "ip_local_port_range 32768-60999 x 4 source address(es)"},
-		{"system-wide files", KernelLimits{NoFileSoft: 1 << 20, PortLow: 1024, PortHigh: 65535, FileMax: 50000}, 4, 50000, "fs.file-max 50000"},
-		{"nothing read", KernelLimits{}, 0, 0, ""},
+		{"descriptors", KernelLimits{NoFileSoft: 20000, NoFileHard: 20000, PortLow: 32768, PortHigh: 60999, FileMax: 1 << 20}, 20000, 16, false, "RLIMIT_NOFILE allows 20000 per process (hard limit 20000)"},
+		{"under the descriptors", KernelLimits{NoFileSoft: 20000, PortLow: 32768, PortHigh: 60999, FileMax: 1 << 20}, 15000, 16, false, ""},
+		{"ports of one source", ports, 28233, 1, true, "ip_local_port_range 32768-60999 gives 28232 per address, 1 addresses"},
+		{"more sources, more ports", ports, 112928, 4, false, ""},
+		{"system-wide files", KernelLimits{NoFileSoft: 1 << 20, PortLow: 1024, PortHigh: 65535, FileMax: 50000}, 25000, 4, true, "fs.file-max is 50000"},
+		{"nothing read", KernelLimits{}, 1 << 20, 0, false, ""},
 	}
 	for _, tc := range cases {
-		if n, by := tc.k.ConnCap(tc.sources); n != tc.want || by != tc.by {
-			t.Errorf("%s: ConnCap(%d) = %d, %q; want %d, %q", tc.name, tc.sources, n, by, tc.want, tc.by)
+		why, kernel := tc.k.Refuse(tc.n, 600, tc.sources)
+		if !strings.Contains(why, tc.whyHas) || (why == "") != (tc.whyHas == "") || why != "" && kernel != tc.kernel {
+			t.Errorf("%s: Refuse(%d, 600, %d) = %q, kernel %v; want %q, kernel %v", tc.name, tc.n, tc.sources, why, kernel, tc.whyHas, tc.kernel)
 		}
 	}
 }
