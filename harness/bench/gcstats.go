@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,12 +51,9 @@ func (g *gcWindow) read(ctx context.Context) (*contract.GCStats, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /gc/stats: status %d", resp.StatusCode)
 	}
-	var s contract.GCStats
-	if err := json.Unmarshal(body, &s); err != nil {
+	s, err := contract.DecodeGCStats(body)
+	if err != nil {
 		return nil, fmt.Errorf("GET /gc/stats: %w", err)
-	}
-	if problem := s.Check(); problem != "" {
-		return nil, fmt.Errorf("GET /gc/stats: %s", problem)
 	}
 	return &s, nil
 }

@@ -1,7 +1,9 @@
 package contract
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -145,6 +147,21 @@ type GCStats struct {
 // LongGCThresholdMS is the BEAM's long_gc threshold: system_monitor reports
 // no collection shorter than 1 ms.
 const LongGCThresholdMS = 1
+
+// DecodeGCStats reads a /gc/stats answer: exactly the contract's fields,
+// and figures that make sense together (Check).
+func DecodeGCStats(body []byte) (GCStats, error) {
+	var s GCStats
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("not a /gc/stats answer: %w", err)
+	}
+	if problem := s.Check(); problem != "" {
+		return s, errors.New(problem)
+	}
+	return s, nil
+}
 
 // Check says what is wrong with a /gc/stats answer, or "".
 func (s GCStats) Check() string {
