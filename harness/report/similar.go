@@ -8,10 +8,6 @@ import (
 	"github.com/benchharness/harness/harness/results"
 )
 
-// boundShare is the CPU share of its budget at which a resource counts as
-// the bottleneck at a peak.
-const boundShare = 0.8
-
 // judgeSimilar decides a "similar" rule: the measured targets' figures,
 // largest over smallest, within the factor. A database_bound claim is
 // judged only when at every target's peak the database, not the target,
@@ -22,7 +18,7 @@ func judgeSimilar(run *results.Run, cl *Claim, v *Verdict) {
 	v.Rule = fmt.Sprintf("%s of %s (the measured ones, at least %d): largest over smallest at most %s×", label,
 		strings.Join(cl.Similar, ", "), cl.MinTargets, fmtNum(cl.Factor))
 	if cl.DatabaseBound {
-		v.Rule += fmt.Sprintf("; judged only if at each target's peak the database's CPU is at least %.0f%% of its budget and the target's below that", 100*boundShare)
+		v.Rule += fmt.Sprintf("; judged only if at each target's peak the database's CPU is at least %d%% of its budget and the target's below that", results.BottleneckPct)
 	}
 	var ms []Measured
 	for _, name := range cl.Similar {
@@ -74,9 +70,8 @@ func databaseBound(run *results.Run, ms []Measured, v *Verdict) bool {
 			all = false
 			continue
 		}
-		bound := d.Value >= 100*boundShare && t.Value < 100*boundShare
 		word := "database-bound"
-		if !bound {
+		if results.Bottleneck(t.Value, d.Value) != "database" {
 			word = "not database-bound"
 			all = false
 		}

@@ -140,21 +140,17 @@ func writeDatabase(b *strings.Builder, run *Run) {
 		r := SummaryRow(t)
 		neck := "–"
 		if r.CPUAtPeakPct >= 0 && r.DBCPUAtPeakPct >= 0 {
-			switch {
-			case r.DBCPUAtPeakPct >= 80 && r.CPUAtPeakPct < 80:
-				neck = "database"
-			case r.CPUAtPeakPct >= 80 && r.DBCPUAtPeakPct < 80:
-				neck = "target"
-			default:
-				neck = "neither clearly (both or neither at 80 %)"
+			neck = Bottleneck(r.CPUAtPeakPct, r.DBCPUAtPeakPct)
+			if neck == "" {
+				neck = fmt.Sprintf("neither clearly (both or neither at %d %%)", BottleneckPct)
 			}
 		}
 		fmt.Fprintf(b, "| %s | %s | %s / %s | %s | %s | %s |\n", r.Target, dashed(r.DBCPUPct, "%.0f"), dashed(r.DBRSSMeanMB, "%.0f"), dashed(r.DBPSSMeanMB, "%.0f"),
 			dashed(r.CPUAtPeakPct, "%.0f"), dashed(r.DBCPUAtPeakPct, "%.0f"), neck)
 	}
-	b.WriteString("\nCPU is each one's share of its own budget (the target's vCPUs; the profile's `database.vcpus`), over the fixed-rate run and over the last passing step at the peak. " +
-		"A resource at 80 % or more of its budget at the peak, with the other below, is the bottleneck; the database claims are judged only when it is the database for every target. " +
-		"The database's RSS counts its shared buffers once in every backend that touched them; PSS counts them once.\n")
+	fmt.Fprintf(b, "\nCPU is each one's share of its own budget (the target's vCPUs; the profile's `database.vcpus`), over the fixed-rate run and over the last passing step at the peak. "+
+		"A resource at %d %% or more of its budget at the peak, with the other below, is the bottleneck; the database claims are judged only when it is the database for every target. "+
+		"The database's RSS counts its shared buffers once in every backend that touched them; PSS counts them once.\n", BottleneckPct)
 }
 
 // writeTail is the fixed run's tail beside what each runtime says of its

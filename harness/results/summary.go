@@ -193,3 +193,21 @@ func holdBound(t Target) string {
 	}
 	return t.Hold.Bound
 }
+
+// BottleneckPct is the CPU share of its own budget (%) at which the target
+// or its database counts as the bottleneck at a peak.
+const BottleneckPct = 80
+
+// Bottleneck names which of the target and its database was the
+// bottleneck at the peak, from their CPU there (% of each one's budget):
+// "database" or "target" when one is at BottleneckPct or more and the
+// other below, "" when neither or both are.
+func Bottleneck(targetPct, databasePct float64) string {
+	switch {
+	case databasePct >= BottleneckPct && targetPct < BottleneckPct:
+		return "database"
+	case targetPct >= BottleneckPct && databasePct < BottleneckPct:
+		return "target"
+	}
+	return ""
+}
