@@ -76,8 +76,8 @@ func figureOf(r Repeat, name string) (float64, bool) {
 	if name == FigRSSPeakMB {
 		return r.RSSPeakMB, r.RSSPeakMB > 0
 	}
-	if v, ok, known := atPeak(r.Peak, name); known {
-		return v, ok
+	if name == FigCPUAtPeakPct || name == FigDBCPUAtPeakPct {
+		return atPeak(r.Peak, name)
 	}
 	if h := r.Hold; h != nil {
 		switch name {
@@ -139,23 +139,19 @@ func figureOf(r Repeat, name string) (float64, bool) {
 	return gcFigure(f.GC, name)
 }
 
-// atPeak reads a CPU figure at the peak; known is false for any other
-// figure.
-func atPeak(p *peak.Result, name string) (v float64, ok, known bool) {
-	if name != FigCPUAtPeakPct && name != FigDBCPUAtPeakPct {
-		return 0, false, false
-	}
+// atPeak reads the target's or its database's CPU at the peak.
+func atPeak(p *peak.Result, name string) (float64, bool) {
 	var s *peak.Step
 	if p != nil {
 		s = p.AtPeak()
 	}
 	switch {
 	case s == nil:
-		return 0, false, true
+		return 0, false
 	case name == FigCPUAtPeakPct:
-		return 100 * s.TargetCPU, s.TargetCPU >= 0, true
+		return 100 * s.TargetCPU, s.TargetCPU >= 0
 	default:
-		return 100 * s.DatabaseCPU, s.Database != nil, true
+		return 100 * s.DatabaseCPU, s.Database != nil
 	}
 }
 
