@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,12 +118,10 @@ func (r *targetRun) sampleDatabase(ctx context.Context, o *Observer, every time.
 // scenarioEnv is the scenario's environment for a target plus extra (its
 // database's), extra winning.
 func scenarioEnv(s *scenario.Scenario, extra map[string]string) map[string]string {
-	env := map[string]string{}
-	for k, v := range s.TargetEnv() {
-		env[k] = v
+	env := maps.Clone(s.TargetEnv())
+	if env == nil {
+		env = map[string]string{}
 	}
-	for k, v := range extra {
-		env[k] = v
-	}
+	maps.Copy(env, extra)
 	return env
 }
