@@ -48,13 +48,13 @@ func placeOrder(ctx context.Context, client *http.Client, base string) []Check {
 		panic(fmt.Sprintf("sample order: %v", err)) // the contract's own sample
 	}
 	placed := Check{Name: "db place order"}
-	got, status, err := fetch(ctx, client, "POST", base+"/db/orders", body)
+	resp, got, err := fetch(ctx, client, "POST", base, "/db/orders", body)
 	var p contract.PlacedOrder
 	switch {
 	case err != nil:
 		placed.Problem = err.Error()
-	case status != http.StatusOK:
-		placed.Problem = fmt.Sprintf("POST /db/orders: status %d, want 200 (body %s)", status, clip(got))
+	case resp.StatusCode != http.StatusOK:
+		placed.Problem = fmt.Sprintf("POST /db/orders: status %d, want 200 (body %s)", resp.StatusCode, clip(got))
 	case json.Unmarshal(got, &p) != nil:
 		placed.Problem = fmt.Sprintf("POST /db/orders: body is not JSON: %s", clip(got))
 	case p.OrderID <= contract.SeedOrders:
@@ -70,13 +70,13 @@ func placeOrder(ctx context.Context, client *http.Client, base string) []Check {
 	}
 	latest := Check{Name: "db placed order is the customer's latest"}
 	path := fmt.Sprintf("/db/users/%d/orders?limit=1", req.CustomerID)
-	got, status, err = fetch(ctx, client, "GET", base+path, nil)
+	resp, got, err = fetch(ctx, client, "GET", base, path, nil)
 	var orders contract.UserOrders
 	switch {
 	case err != nil:
 		latest.Problem = err.Error()
-	case status != http.StatusOK || json.Unmarshal(got, &orders) != nil || len(orders.Orders) != 1:
-		latest.Problem = fmt.Sprintf("GET %s: status %d, body %s", path, status, clip(got))
+	case resp.StatusCode != http.StatusOK || json.Unmarshal(got, &orders) != nil || len(orders.Orders) != 1:
+		latest.Problem = fmt.Sprintf("GET %s: status %d, body %s", path, resp.StatusCode, clip(got))
 	case orders.Orders[0].ID != p.OrderID || orders.Orders[0].Lines != len(req.Items) || orders.Orders[0].SubtotalCents != int64(contract.ComputeQuote(req).SubtotalCents):
 		latest.Problem = fmt.Sprintf("GET %s: latest order %+v, want order %d with %d lines and subtotal %d", path, orders.Orders[0], p.OrderID, len(req.Items), contract.ComputeQuote(req).SubtotalCents)
 	default:
@@ -85,19 +85,28 @@ func placeOrder(ctx context.Context, client *http.Client, base string) []Check {
 	return []Check{placed, latest}
 }
 
-func fetch(ctx context.Context, client *http.Client, method, url string, body []byte) ([]byte, int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+// fetch sends one request (a JSON body when body is not nil) and reads
+// the answer, at most 1 MiB of it.
+func fetch(ctx context.Context, client *http.Client, method, base, path string, body []byte) (*http.Response, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
-		return nil, 0, fmt.Errorf("build request: %w", err)
+		return nil, nil, fmt.Errorf("build request: %w", err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s %s: %w", method, url, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	got, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return got, resp.StatusCode, err
+	if err != nil {
+		return nil, nil, fmt.Errorf("read body: %w", err)
+	}
+	return resp, got, nil
 }

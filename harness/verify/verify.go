@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -207,25 +206,13 @@ func run(ctx context.Context, client *http.Client, base string, e expect) Check 
 		c.Problem = fmt.Sprintf(format, a...)
 		return c
 	}
-	var body io.Reader
+	var body []byte
 	if e.body != "" {
-		body = strings.NewReader(e.body)
+		body = []byte(e.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, e.method, base+e.path, body)
+	resp, got, err := fetch(ctx, client, e.method, base, e.path, body)
 	if err != nil {
-		return fail("build request: %v", err)
-	}
-	if e.body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fail("%s %s: %v", e.method, e.path, err)
-	}
-	defer resp.Body.Close()
-	got, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fail("read body: %v", err)
+		return fail("%v", err)
 	}
 	if resp.StatusCode != e.status {
 		return fail("%s %s: status %d, want %d (body %s)", e.method, e.path, resp.StatusCode, e.status, clip(got))
