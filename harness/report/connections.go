@@ -30,10 +30,7 @@ func connectionsChart(run *results.Run, cols map[string]color.RGBA) (Chart, func
 		slo = float64(h.SLOP99.D().Microseconds()) / 1000
 	}
 	return c, func(dc draw.Canvas) {
-		titleStyle := draw.TextStyle{Color: color.Black, Font: sans(13), XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
-		head := title + "\n" + subtitle(run)
-		dc.FillText(titleStyle, vg.Point{X: dc.Center().X, Y: dc.Max.Y - vg.Points(6)}, head)
-		body := draw.Crop(dc, 0, 0, 0, -(titleStyle.Height(head) + vg.Points(14)))
+		body := headed(dc, title, run)
 		rss, p99 := newPlot(), newPlot()
 		rss.Title.Text, rss.Y.Label.Text = "target RSS", "MiB (mean over the probe)"
 		p99.Title.Text, p99.Y.Label.Text = "probe p99", "ms from intended send time"

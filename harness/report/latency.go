@@ -67,11 +67,7 @@ func latencyChart(run *results.Run, cols map[string]color.RGBA) (Chart, func(dra
 		slo = float64(p.Search.SLOP95.D().Microseconds()) / 1000
 	}
 	return c, func(dc draw.Canvas) {
-		titleStyle := draw.TextStyle{Color: color.Black, Font: sans(13), XAlign: draw.XCenter,
-			YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
-		head := title + "\n" + subtitle(run)
-		dc.FillText(titleStyle, vg.Point{X: dc.Center().X, Y: dc.Max.Y - vg.Points(6)}, head)
-		body := draw.Crop(dc, 0, 0, 0, -(titleStyle.Height(head) + vg.Points(14)))
+		body := headed(dc, title, run)
 
 		names := []string{"p50", "p95", "p99"}
 		plots := make([]*plot.Plot, 3)
@@ -162,6 +158,16 @@ func latencyChart(run *results.Run, cols map[string]color.RGBA) (Chart, func(dra
 			p.Draw(cvs[0][k])
 		}
 	}
+}
+
+// headed draws a multi-panel chart's title and the run's subtitle across
+// the top of dc and returns the canvas below them, for the panels.
+func headed(dc draw.Canvas, title string, run *results.Run) draw.Canvas {
+	style := draw.TextStyle{Color: color.Black, Font: sans(13), XAlign: draw.XCenter,
+		YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
+	head := title + "\n" + subtitle(run)
+	dc.FillText(style, vg.Point{X: dc.Center().X, Y: dc.Max.Y - vg.Points(6)}, head)
+	return draw.Crop(dc, 0, 0, 0, -(style.Height(head) + vg.Points(14)))
 }
 
 // logTicks labels 1, 2 and 5 of each decade, so a log axis spanning a
