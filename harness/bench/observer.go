@@ -73,9 +73,9 @@ func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (
 	}()
 	// Each sampler marks the step's start and end, so its window is the
 	// step exactly (sample.Sampler.Mark).
-	lfrom, tfrom, dfrom := o.loader.Mark(ctx), o.mark(ctx), o.markDatabase(ctx)
+	lfrom, tfrom, dfrom := o.loader.Mark(ctx), mark(ctx, o.Target), mark(ctx, o.Database)
 	step, err := load.Attack(ctx, o.Mix, cfg)
-	tto, lto, dto := o.mark(ctx), o.loader.Mark(ctx), o.markDatabase(ctx)
+	tto, lto, dto := mark(ctx, o.Target), o.loader.Mark(ctx), mark(ctx, o.Database)
 	obs := peak.Observation{Step: step, TargetCPU: -1, LoaderAdded: <-added}
 	ls := o.loader.Between(lfrom, lto)
 	obs.LoaderCPU = ls.CPUMean / 100 / o.loaderCap
@@ -91,14 +91,6 @@ func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (
 		obs.Database = &ds
 	}
 	return obs, ts, err
-}
-
-// markDatabase marks the database's sampler, when there is one.
-func (o *Observer) markDatabase(ctx context.Context) time.Time {
-	if o.Database == nil {
-		return time.Now()
-	}
-	return o.Database.Mark(ctx)
 }
 
 // Settle waits after a step until the target is idle again: at least
@@ -138,12 +130,12 @@ func (o *Observer) Settle(ctx context.Context, least, limit time.Duration, idle 
 // settleLook is one look at the target's CPU while waiting for it to settle.
 const settleLook = 250 * time.Millisecond
 
-// mark marks the target's sampler, when there is one.
-func (o *Observer) mark(ctx context.Context) time.Time {
-	if o.Target == nil {
+// mark marks a sampler (the target's, the database's), when there is one.
+func mark(ctx context.Context, s *sample.Sampler) time.Time {
+	if s == nil {
 		return time.Now()
 	}
-	return o.Target.Mark(ctx)
+	return s.Mark(ctx)
 }
 
 // Criteria are the profile's step criteria, with the loader's calibrated
