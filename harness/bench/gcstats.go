@@ -69,3 +69,18 @@ func (g *gcWindow) do(ctx context.Context, method, path string) (*http.Response,
 	}
 	return resp, nil
 }
+
+// gcLine is a GC report in one line, for the log.
+func gcLine(g *contract.GCStats) string {
+	parts := []string{g.Runtime, fmt.Sprintf("%d live objects", g.LiveObjects)}
+	if g.Collections != nil {
+		parts = append(parts, fmt.Sprintf("%d collections", *g.Collections))
+	}
+	if g.PauseP99MS != nil && g.PauseMaxMS != nil {
+		parts = append(parts, fmt.Sprintf("pause p99 %.3f ms, max %.3f ms", *g.PauseP99MS, *g.PauseMaxMS))
+	}
+	if g.LargestProcessGCMS != nil {
+		parts = append(parts, fmt.Sprintf("largest process GC %.0f ms", *g.LargestProcessGCMS))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/calibrate"
-	"github.com/benchharness/harness/harness/contract"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/database"
 	"github.com/benchharness/harness/harness/load"
@@ -519,21 +518,6 @@ func (r *targetRun) fixed(ctx context.Context) (*results.Fixed, error) {
 		r.p.Logf("%s: GC during the fixed run: %s", r.m.Name, gcLine(fixed.GC))
 	}
 	return fixed, nil
-}
-
-// gcLine is a GC report in one line, for the log.
-func gcLine(g *contract.GCStats) string {
-	parts := []string{g.Runtime, fmt.Sprintf("%d live objects", g.LiveObjects)}
-	if g.Collections != nil {
-		parts = append(parts, fmt.Sprintf("%d collections", *g.Collections))
-	}
-	if g.PauseP99MS != nil && g.PauseMaxMS != nil {
-		parts = append(parts, fmt.Sprintf("pause p99 %.3f ms, max %.3f ms", *g.PauseP99MS, *g.PauseMaxMS))
-	}
-	if g.LargestProcessGCMS != nil {
-		parts = append(parts, fmt.Sprintf("largest process GC %.0f ms", *g.LargestProcessGCMS))
-	}
-	return strings.Join(parts, ", ")
 }
 
 func logTail(path string, n int) string {
