@@ -96,18 +96,11 @@ func SummaryRow(t Target) Row {
 	r.P999OverP50, r.GCCollections, r.GCPauseP99, r.GCPauseMax, r.GCLargestProc = -1, -1, -1, -1, -1
 	r.MaxConnections, r.RSSPerConnKB, r.P99AtMaxMS = -1, -1, -1
 	r.DBCPUPct, r.DBRSSMeanMB, r.CPUAtPeakPct, r.DBCPUAtPeakPct, r.DBPSSMeanMB = -1, -1, -1, -1, -1
-	for _, m := range []struct {
-		fig string
-		v   *float64
-	}{{FigP999OverP50, &r.P999OverP50}, {FigGCCollections, &r.GCCollections}, {FigGCPauseP99, &r.GCPauseP99},
+	medians(t, []figureRef{{FigP999OverP50, &r.P999OverP50}, {FigGCCollections, &r.GCCollections}, {FigGCPauseP99, &r.GCPauseP99},
 		{FigGCPauseMax, &r.GCPauseMax}, {FigGCLargestProcGC, &r.GCLargestProc},
 		{FigMaxConnections, &r.MaxConnections}, {FigRSSPerConnKB, &r.RSSPerConnKB}, {FigP99AtMaxMS, &r.P99AtMaxMS},
 		{FigDBCPUPct, &r.DBCPUPct}, {FigDBRSSMeanMB, &r.DBRSSMeanMB}, {FigCPUAtPeakPct, &r.CPUAtPeakPct}, {FigDBCPUAtPeakPct, &r.DBCPUAtPeakPct},
-		{FigDBPSSMeanMB, &r.DBPSSMeanMB}} {
-		if s := t.Spread(m.fig); s.N > 0 {
-			*m.v = s.Median
-		}
-	}
+		{FigDBPSSMeanMB, &r.DBPSSMeanMB}})
 	r.LoaderAddedP95 = -1
 	if t.Fixed != nil && t.Fixed.LoaderAdded != nil {
 		r.LoaderAddedP95 = t.Fixed.LoaderAdded.P95
@@ -116,19 +109,28 @@ func SummaryRow(t Target) Row {
 	if len(t.Repeats) > 1 {
 		// Each figure is its own median over the repetitions; peak_bound
 		// stays the median peak's (t.Peak, see SetMedians).
-		for _, m := range []struct {
-			fig string
-			v   *float64
-		}{{FigPeakRPS, &r.PeakRPS}, {FigP50, &r.P50}, {FigP95, &r.P95}, {FigP99, &r.P99}, {FigVegetaP95, &r.VegetaP95},
+		medians(t, []figureRef{{FigPeakRPS, &r.PeakRPS}, {FigP50, &r.P50}, {FigP95, &r.P95}, {FigP99, &r.P99}, {FigVegetaP95, &r.VegetaP95},
 			{FigSuccess, &r.Success}, {FigCPUPct, &r.CPUPct}, {FigRSSMeanMB, &r.RSSMeanMB}, {FigRSSPeakMB, &r.RSSPeakMB},
 			{FigLoaderCPU, &r.LoaderCPU}, {FigRSSFixedMeanMB, &r.RSSFixedMeanMB}, {FigRSSFixedPeakMB, &r.RSSFixedPeakMB},
-			{FigPSSFixedMeanMB, &r.PSSFixedMeanMB}, {FigP999, &r.P999}, {FigMax, &r.Max}, {FigOver10ms, &r.Over10ms}} {
-			if s := t.Spread(m.fig); s.N > 0 {
-				*m.v = s.Median
-			}
-		}
+			{FigPSSFixedMeanMB, &r.PSSFixedMeanMB}, {FigP999, &r.P999}, {FigMax, &r.Max}, {FigOver10ms, &r.Over10ms}})
 	}
 	return r
+}
+
+// figureRef is a Row field and the figure it holds.
+type figureRef struct {
+	fig string
+	v   *float64
+}
+
+// medians sets each field that t measured to its median over the
+// repetitions, and leaves the others as they are.
+func medians(t Target, refs []figureRef) {
+	for _, m := range refs {
+		if s := t.Spread(m.fig); s.N > 0 {
+			*m.v = s.Median
+		}
+	}
 }
 
 // CSVHeader is summary.csv's header: the first 13 columns are the stable
