@@ -5,12 +5,22 @@ import (
 	"os"
 	"time"
 
+	"github.com/benchharness/harness/harness/agent"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
 )
+
+// Fleet is the loader run as several agents (package agent): processes on
+// this machine (agent.Local) or a Kubernetes Job. Step splits cmd among the
+// agents, starts them at one instant and merges their reports.
+type Fleet interface {
+	Step(ctx context.Context, cmd agent.Command) (agent.Merged, error)
+	Agents() []agent.Info
+	Close()
+}
 
 // Observer runs load steps against one target and pairs each with the CPU
 // and memory the target and the loader used meanwhile.

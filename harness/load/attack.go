@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -26,6 +25,10 @@ type Config struct {
 	Spin *SpinPolicy
 	// Progress, if set, is called about twice a second with the step so far.
 	Progress func(Step)
+	// StartAt, if set, is the instant the first hit is due: loaders that
+	// share a step start together (see package agent). It must not have
+	// passed when Attack is called.
+	StartAt time.Time
 }
 
 // ProfileConfig is one attack as a profile's loader settings make it:
@@ -73,6 +76,10 @@ type Step struct {
 	// Spectrum is the corrected latency at SpectrumPercentiles: the data of
 	// an HDR percentile plot.
 	Spectrum []Quantile `json:"corrected_spectrum,omitempty"`
+	// Began is when the first hit was due (the pacer's start).
+	Began time.Time `json:"began,omitzero"`
+	// Tally holds the step's histograms, for merging with other loaders'.
+	Tally *Tally `json:"-"`
 }
 
 // Quantile is one point of a latency distribution.
@@ -115,6 +122,14 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	// vegeta's options that assume an *http.Transport would otherwise
 	// configure one we do not use. No client timeout: it would arm a timer
 	// per request; the transport's deadline does that job.
+	if !cfg.StartAt.IsZero() {
+		if late := time.Since(cfg.StartAt); late > 0 {
+			return Step{}, fmt.Errorf("attack due to start at %s, %s ago", cfg.StartAt.Format(time.RFC3339Nano), late)
+		}
+		if err := waitUntil(ctx, cfg.StartAt); err != nil {
+			return Step{}, err
+		}
+	}
 	pacer := NewPacer(cfg.Rate, cfg.Spin)
 	defer pacer.Close()
 	tr := &Transport{MaxConns: cfg.Connections, Timeout: cfg.Timeout, spin: pacer.spin}
@@ -130,8 +145,7 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 
-	var tally tally
-	tally.init()
+	tally := NewTally()
 	lastProgress := time.Now()
 	for res := range atk.Attack(mix.Targeter(), pacer, cfg.Duration, "") {
 		tally.add(res, pacer.Intended(res.Seq))
@@ -143,7 +157,8 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	}
 	tally.conns = max(tally.conns, tr.OpenConns())
 
-	st := tally.step(cfg.Rate)
+	st := tally.Step(cfg.Rate)
+	st.Began, st.Tally = pacer.Began(), tally
 	lp50, lp95 := pacer.Lateness()
 	st.LatenessP50, st.LatenessP95 = ms(lp50), ms(lp95)
 	st.SpinS = pacer.spin.Spent().Seconds()
@@ -156,87 +171,23 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	return st, nil
 }
 
-// tally folds results into what a Step reports, with vegeta's definitions
-// of rate (requests over the span of send times) and throughput (successes
-// over that span plus the last request's latency).
-type tally struct {
-	vegeta, corrected *hdrhistogram.Histogram
-	requests, success uint64
-	dropped           uint64
-	over10ms          uint64
-	first, last, end  time.Time
-	codes             map[uint16]int
-	errs              map[string]int
-	conns             int
-}
-
-func (t *tally) init() {
-	t.vegeta = hdrhistogram.New(1, int64(2*time.Minute/time.Microsecond), 3)
-	t.corrected = hdrhistogram.New(1, int64(2*time.Minute/time.Microsecond), 3)
-	t.codes, t.errs = map[uint16]int{}, map[string]int{}
-}
-
-func (t *tally) add(res *vegeta.Result, intended time.Time) {
-	t.requests++
-	if t.first.IsZero() || res.Timestamp.Before(t.first) {
-		t.first = res.Timestamp
-	}
-	if res.Timestamp.After(t.last) {
-		t.last = res.Timestamp
-	}
-	done := res.Timestamp.Add(res.Latency)
-	if done.After(t.end) {
-		t.end = done
-	}
-	lat := max(done.Sub(intended), res.Latency)
-	if lat > 10*time.Millisecond {
-		t.over10ms++
-	}
-	if t.vegeta.RecordValue(max(1, res.Latency.Microseconds())) != nil {
-		t.dropped++
-	}
-	if t.corrected.RecordValue(max(1, lat.Microseconds())) != nil {
-		t.dropped++
-	}
-	t.codes[res.Code]++
-	if res.Error != "" {
-		t.errs[res.Error]++
-	} else if res.Code >= 200 && res.Code < 400 {
-		t.success++
-	}
-}
-
-func (t *tally) progress(rate float64, began time.Time) Step {
-	elapsed := time.Since(began).Seconds()
-	return Step{Offered: rate, Achieved: float64(t.requests) / elapsed, Requests: t.requests, Corrected: summarize(t.corrected)}
-}
-
-func (t *tally) step(rate float64) Step {
-	st := Step{Offered: rate, Requests: t.requests, Vegeta: summarize(t.vegeta), Corrected: summarize(t.corrected),
-		Codes: map[string]int{}, Errors: topErrors(t.errs, 5), Connections: t.conns, Dropped: t.dropped, Over10ms: t.over10ms}
-	for c, n := range t.codes {
-		st.Codes[strconv.Itoa(int(c))] = n
-	}
-	if t.requests > 0 {
-		st.Success = float64(t.success) / float64(t.requests)
-		span := t.last.Sub(t.first)
-		st.Duration = span.Seconds()
-		if span > 0 {
-			st.Achieved = float64(t.requests) / span.Seconds()
-		}
-		if wait := t.end.Sub(t.last); span+wait > 0 {
-			st.Throughput = float64(t.success) / (span + wait).Seconds()
+// waitUntil sleeps until shortly before t and spins the rest, so that an
+// attack begins within microseconds of an instant shared with other
+// loaders.
+func waitUntil(ctx context.Context, t time.Time) error {
+	const spinFor = 2 * time.Millisecond
+	if d := time.Until(t) - spinFor; d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
 		}
 	}
-	if t.requests > 0 {
-		for _, q := range SpectrumPercentiles {
-			st.Spectrum = append(st.Spectrum, Quantile{Percentile: q, MS: float64(t.corrected.ValueAtQuantile(q)) / 1000})
-		}
+	for time.Now().Before(t) {
 	}
-	if diff := st.Corrected.P95 - st.Vegeta.P95; st.Vegeta.P95 > 0 {
-		st.CODiverges = diff/st.Vegeta.P95 > coThreshold && diff > ms(coFloor)
-	}
-	return st
+	return nil
 }
 
 func summarize(h *hdrhistogram.Histogram) Latency {

@@ -39,6 +39,7 @@ commands:
   calibrate  measure the loader against an instant reference server (what every bench does first)
   loader-bench  the loader beside wrk against the same instant reference server
   refserver  an instant HTTP server for calibrating the loader (used by calibrate)
+  agent      one loader agent, driven by a coordinator over stdin/stdout (used by bench -loaders N)
   crosscheck measure targets with the harness and with oha (an independent loader); exit 1 if they disagree
 `
 
@@ -73,6 +74,8 @@ func main() {
 		err = calibrateCmd(ctx, os.Args[2:])
 	case "refserver":
 		err = refserverCmd(ctx, os.Args[2:])
+	case "agent":
+		err = agentCmd(ctx, os.Args[2:])
 	case "crosscheck":
 		err = crosscheckCmd(ctx, os.Args[2:])
 	case "-h", "--help", "help":
