@@ -22,6 +22,10 @@ import (
 type Local struct {
 	agents []*process
 	seq    int
+	// shared is set when agents share a CPU: none of them may then
+	// busy-wait (load.SpinPolicy), or each would spin while the other,
+	// runnable on that CPU, waits for it.
+	shared bool
 	// Lead is how far ahead of now a step's shared start instant is set:
 	// time for every agent to read its command and arm its timer.
 	Lead time.Duration
@@ -65,10 +69,28 @@ func Groups(cpus []int, n int) [][]int {
 	return out
 }
 
+// overlap reports whether a CPU is in two groups, or a group is empty
+// (unpinned: it may run anywhere, on any other agent's CPU).
+func overlap(groups [][]int) bool {
+	seen := map[int]bool{}
+	for _, g := range groups {
+		if len(g) == 0 && len(groups) > 1 {
+			return true
+		}
+		for _, c := range g {
+			if seen[c] {
+				return true
+			}
+			seen[c] = true
+		}
+	}
+	return false
+}
+
 // StartLocal starts one agent per CPU group: `exe agent -index i -cpus …`,
 // its errors going to logDir/agent-<i>.log.
 func StartLocal(ctx context.Context, exe string, groups [][]int, logDir string) (*Local, error) {
-	l := &Local{Lead: 300 * time.Millisecond}
+	l := &Local{Lead: 300 * time.Millisecond, shared: overlap(groups)}
 	for i, cpus := range groups {
 		p, err := startProcess(exe, i, cpus, filepath.Join(logDir, fmt.Sprintf("agent-%d.log", i)))
 		if err != nil {
@@ -140,6 +162,9 @@ func (l *Local) Agents() []Info {
 func (l *Local) Step(ctx context.Context, cmd Command) (Merged, error) {
 	l.seq++
 	cmd.Seq, cmd.StartAt = l.seq, time.Now().Add(l.Lead)
+	if l.shared {
+		cmd.Loader.SpinBelow = 0
+	}
 	cmds := Split(cmd, len(l.agents))
 	for i, p := range l.agents {
 		if err := json.NewEncoder(p.stdin).Encode(cmds[i]); err != nil {

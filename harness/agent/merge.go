@@ -25,7 +25,8 @@ type Figures struct {
 	Achieved float64 `json:"achieved_rps"`
 	Requests uint64  `json:"requests"`
 	P95      float64 `json:"p95_ms"`
-	// StartOffsetMS is when the agent began, after the shared instant.
+	// StartOffsetMS is how long after its due instant (the shared instant
+	// plus its offset) the agent began.
 	StartOffsetMS float64 `json:"start_offset_ms"`
 	// LoaderCPU is the agent's CPU as a fraction of the CPU it may use.
 	LoaderCPU       float64       `json:"loader_cpu"`
@@ -89,7 +90,7 @@ func checkReports(startAt time.Time, reports []Report) error {
 	}
 	offsets := make([]time.Duration, len(reports))
 	for i, r := range reports {
-		offsets[i] = r.Began.Sub(startAt)
+		offsets[i] = r.Began.Sub(startAt.Add(r.Offset))
 	}
 	if spread := slices.Max(offsets) - slices.Min(offsets); spread > StartTolerance {
 		var at []string
@@ -105,7 +106,7 @@ func checkReports(startAt time.Time, reports []Report) error {
 func figures(startAt time.Time, r Report) Figures {
 	st := r.Tally.Step(r.Rate)
 	f := Figures{Agent: r.Agent, Host: r.Host, PID: r.PID, Offered: r.Rate, Achieved: st.Achieved, Requests: st.Requests,
-		P95: st.Corrected.P95, StartOffsetMS: ms(r.Began.Sub(startAt)), Added: r.Added}
+		P95: st.Corrected.P95, StartOffsetMS: ms(r.Began.Sub(startAt.Add(r.Offset))), Added: r.Added}
 	if r.WallSeconds > 0 && r.CPUs > 0 {
 		f.LoaderCPU = r.CPUSeconds / r.WallSeconds / r.CPUs
 	}

@@ -18,10 +18,11 @@ type Report struct {
 	PID   int    `json:"pid"`
 	// Rate is the agent's share of the step (req/s).
 	Rate float64 `json:"rate"`
-	// StartAt is the shared instant; Began when this agent's first hit was
-	// due, as its pacer saw it.
-	StartAt time.Time `json:"start_at"`
-	Began   time.Time `json:"began"`
+	// StartAt is the shared instant and Offset this agent's start after it;
+	// Began when its first hit was due, as its pacer saw it.
+	StartAt time.Time     `json:"start_at"`
+	Offset  time.Duration `json:"offset_ns"`
+	Began   time.Time     `json:"began"`
 	// Tally is every request the agent sent in the step.
 	Tally *load.Tally `json:"tally,omitempty"`
 	// LatenessP95 and SpinS are the pacer's (load.Step).

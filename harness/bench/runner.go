@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -167,27 +165,9 @@ func StartTarget(ctx context.Context, rt runtimes.Runtime, prof *scenario.Profil
 	return inst, watched, stop, nil
 }
 
-// PinLoader keeps the loader, this process, off the target's CPUs, with
-// one scheduler thread per loader CPU, and collects its garbage less often
-// (loaderGCPercent) unless GOGC says otherwise.
-func PinLoader(plan cpuset.Plan) error {
-	if err := cpuset.PinSelf(plan.LoaderCPUs); err != nil {
-		return fmt.Errorf("pin loader: %w", err)
-	}
-	runtime.GOMAXPROCS(len(plan.LoaderCPUs))
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(loaderGCPercent)
-	}
-	return nil
-}
-
-// loaderGCPercent is the loader's GOGC. It keeps a few MB live and
-// allocates about 2 KB per request; at the default of 100 it collected
-// every 50-70 ms at 20-30K req/s, each cycle holding a one-CPU loader's
-// requests for about a millisecond. At 800 (a heap of tens of MB) its added
-// p95 against the reference server at 25-30K req/s fell from 0.24-2.2 ms to
-// 0.07-0.25 ms (two runs each of 3 s steps, the api mix).
-const loaderGCPercent = 800
+// PinLoader keeps the loader, this process, on the plan's loader CPUs
+// (load.PinProcess).
+func PinLoader(plan cpuset.Plan) error { return load.PinProcess(plan.LoaderCPUs) }
 
 // CalibrationConfig is the calibration of the loader a profile implies:
 // its scenario, loader settings, fixed rate and step length.

@@ -2,31 +2,14 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
 
 	"github.com/benchharness/harness/harness/agent"
-	"github.com/benchharness/harness/harness/bench"
-	"github.com/benchharness/harness/harness/cpuset"
 )
 
 // agentCmd is `harness agent`: one loader agent, driven by a coordinator
 // (package agent). It reads commands as JSON lines on stdin and writes a
 // report line per command on stdout; its own messages go to stderr.
 func agentCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("agent", flag.ExitOnError)
-	index := fs.Int("index", 0, "this agent's number among the step's agents")
-	cpus := fs.String("cpus", "", "pin to these CPUs (e.g. 1 or 2-3); default: leave the affinity as it is")
-	_ = fs.Parse(args)
-	if *cpus != "" {
-		list, err := cpuset.ParseList(*cpus)
-		if err != nil {
-			return fmt.Errorf("agent: -cpus: %w", err)
-		}
-		if err := bench.PinLoader(cpuset.Plan{LoaderCPUs: list}); err != nil {
-			return err
-		}
-	}
-	return agent.Run(ctx, *index, agent.Lines(os.Stdin), os.Stdout)
+	return agent.Serve(ctx, args, os.Stdin, os.Stdout)
 }
