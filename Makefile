@@ -10,6 +10,7 @@
 # make bench SCENARIO=connections  connection scale: held keep-alive connections in steps, a paced probe at each
 # make bench SCENARIO=db           database-bound CRUD against a real PostgreSQL (started, seeded and stopped by the harness)
 # make bench CALIBRATE=0          skip the loader's calibration (README: How accurate is it)
+# make bench LOADERS=2            the loader as 2 agent processes, their histograms merged (README: Several loaders)
 # make calibrate                  measure the loader against an instant reference server
 # make loader-bench               the loader beside wrk against the same reference server
 # make crosscheck                 measure chi and axum with the harness and with oha; exit 1 if they disagree
@@ -35,6 +36,13 @@ endif
 CALIBRATE ?= 1
 ifeq ($(CALIBRATE),0)
 BENCH_FLAGS += -calibrate=false
+endif
+# LOADERS=N runs the loader as N agent processes on the loader CPUs; 0 keeps it
+# in the harness's process; the default (auto) is one per loader CPU when there
+# are several.
+LOADERS  ?=
+ifneq ($(LOADERS),)
+BENCH_FLAGS += -loaders $(LOADERS)
 endif
 # REPEAT=N measures each target N times; summaries report the median and spread.
 REPEAT   ?=

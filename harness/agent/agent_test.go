@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchharness/harness/harness/agent"
 	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
@@ -19,7 +20,7 @@ import (
 // The test binary is also the agent: Local starts `<exe> agent …`.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && (os.Args[1] == "agent" || os.Args[1] == "refserver") {
-		serve := func() error { return Serve(context.Background(), os.Args[2:], os.Stdin, os.Stdout) }
+		serve := func() error { return agent.Serve(context.Background(), os.Args[2:], os.Stdin, os.Stdout) }
 		if os.Args[1] == "refserver" {
 			serve = func() error { return calibrate.ServeCommand(context.Background(), os.Args[2:], os.Stdout) }
 		}
@@ -48,10 +49,10 @@ func cpus(t *testing.T) (server, loader []int) {
 	return all[:1], all[1:]
 }
 
-func startLocal(t *testing.T, n int) *Local {
+func startLocal(t *testing.T, n int) *agent.Local {
 	t.Helper()
 	_, loader := cpus(t)
-	l, err := StartLocal(context.Background(), os.Args[0], Groups(loader, n), t.TempDir())
+	l, err := agent.StartLocal(context.Background(), os.Args[0], agent.Groups(loader, n), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +73,8 @@ func serve(t *testing.T, delay time.Duration) string {
 	return srv.URL()
 }
 
-func command(url string, rate float64, d time.Duration) Command {
-	return Command{URL: url, Scenario: jsonOnly, Rate: rate, Duration: scenario.Duration(d),
+func command(url string, rate float64, d time.Duration) agent.Command {
+	return agent.Command{URL: url, Scenario: jsonOnly, Rate: rate, Duration: scenario.Duration(d),
 		Loader: scenario.Loader{Workers: 8, MaxWorkers: 64, Connections: 64, Timeout: scenario.Duration(2 * time.Second), SpinBelow: 2500}}
 }
 
@@ -99,15 +100,15 @@ func TestTwoAgentsMeasureAsOne(t *testing.T) {
 
 func compareOneAndTwo(t *testing.T, url string, delay time.Duration) (problems []string) {
 	rate, d := 400.0, 2*time.Second
-	// Two agents on one CPU do not busy-wait (Local.shared); one agent is
-	// held to the same, so that both measure the same way.
-	solo := startLocal(t, 1)
-	solo.shared = startLocal(t, 2).shared
-	one, err := solo.Step(context.Background(), command(url, rate, d))
+	// Two agents on one CPU do not busy-wait (Local.shared); both runs are
+	// held to the same, so that they measure the same way.
+	cmd := command(url, rate, d)
+	cmd.Loader.SpinBelow = 0
+	one, err := startLocal(t, 1).Step(context.Background(), cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	two, err := startLocal(t, 2).Step(context.Background(), command(url, rate, d))
+	two, err := startLocal(t, 2).Step(context.Background(), cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func compareOneAndTwo(t *testing.T, url string, delay time.Duration) (problems [
 	t.Logf("one agent: p50 %.3f p95 %.3f p99 %.3f ms; two: p50 %.3f p95 %.3f p99 %.3f ms, agents began %+.3f / %+.3f ms after the instant",
 		one.Step.Corrected.P50, one.Step.Corrected.P95, one.Step.Corrected.P99, two.Step.Corrected.P50, two.Step.Corrected.P95, two.Step.Corrected.P99,
 		two.Agents[0].StartOffsetMS, two.Agents[1].StartOffsetMS)
-	for i, m := range []Merged{one, two} {
+	for i, m := range []agent.Merged{one, two} {
 		if want := uint64(rate * d.Seconds()); m.Step.Requests < want*98/100 || m.Step.Success != 1 {
 			t.Fatalf("step sent %d requests (success %.4f), want about %d all answered", m.Step.Requests, m.Step.Success, want)
 		}
@@ -158,8 +159,9 @@ func TestKilledAgentFailsStep(t *testing.T) {
 func TestLateStartRefused(t *testing.T) {
 	url := serve(t, 0)
 	l := startLocal(t, 2)
-	l.Lead = -50 * time.Millisecond
-	_, err := l.Step(context.Background(), command(url, 100, 300*time.Millisecond))
+	cmd := command(url, 100, 300*time.Millisecond)
+	cmd.StartAt = time.Now().Add(-50 * time.Millisecond)
+	_, err := l.Step(context.Background(), cmd)
 	if err == nil || !strings.Contains(err.Error(), "agent 0") || !strings.Contains(err.Error(), "ago") {
 		t.Fatalf("step due in the past: %v, want each agent's refusal", err)
 	}
@@ -169,23 +171,23 @@ func TestLateStartRefused(t *testing.T) {
 // refused; within it they merge.
 func TestMergeRefusesAgentsStartedApart(t *testing.T) {
 	at := time.Now()
-	report := func(agent int, offset time.Duration) Report {
-		return Report{Agent: agent, Seq: 1, PID: 100 + agent, Rate: 50, StartAt: at, Began: at.Add(offset), Tally: load.NewTally()}
+	report := func(i int, offset time.Duration) agent.Report {
+		return agent.Report{Agent: i, Seq: 1, PID: 100 + i, Rate: 50, StartAt: at, Began: at.Add(offset), Tally: load.NewTally()}
 	}
 	for _, tc := range []struct {
 		offsets []time.Duration
 		refused bool
 	}{
 		{[]time.Duration{0, 40 * time.Microsecond}, false},
-		{[]time.Duration{time.Millisecond, StartTolerance}, false},
-		{[]time.Duration{0, StartTolerance + time.Millisecond}, true},
+		{[]time.Duration{time.Millisecond, agent.StartTolerance}, false},
+		{[]time.Duration{0, agent.StartTolerance + time.Millisecond}, true},
 		{[]time.Duration{0, 0, 30 * time.Millisecond}, true},
 	} {
-		var rs []Report
+		var rs []agent.Report
 		for i, o := range tc.offsets {
 			rs = append(rs, report(i, o))
 		}
-		_, err := Merge(at, 100, rs)
+		_, err := agent.Merge(at, 100, rs)
 		if refused := err != nil && strings.Contains(err.Error(), "refused"); refused != tc.refused {
 			t.Errorf("offsets %v: err %v, want refused=%v", tc.offsets, err, tc.refused)
 		}
@@ -195,7 +197,7 @@ func TestMergeRefusesAgentsStartedApart(t *testing.T) {
 // An agent's error fails the merge and is passed on.
 func TestMergePassesAgentErrors(t *testing.T) {
 	at := time.Now()
-	_, err := Merge(at, 100, []Report{
+	_, err := agent.Merge(at, 100, []agent.Report{
 		{Agent: 0, StartAt: at, Began: at, Tally: load.NewTally()},
 		{Agent: 1, PID: 7, StartAt: at, Error: "dial tcp: connection refused"},
 	})

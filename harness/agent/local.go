@@ -26,9 +26,10 @@ type Local struct {
 	// busy-wait (load.SpinPolicy), or each would spin while the other,
 	// runnable on that CPU, waits for it.
 	shared bool
-	// Lead is how far ahead of now a step's shared start instant is set:
-	// time for every agent to read its command and arm its timer.
-	Lead time.Duration
+	// lead is how far ahead of now a step's shared start instant is set
+	// when the command has none: time for every agent to read its command
+	// and arm its timer.
+	lead time.Duration
 }
 
 // Info describes a running agent, for the run's manifest.
@@ -90,7 +91,7 @@ func overlap(groups [][]int) bool {
 // StartLocal starts one agent per CPU group: `exe agent -index i -cpus …`,
 // its errors going to logDir/agent-<i>.log.
 func StartLocal(ctx context.Context, exe string, groups [][]int, logDir string) (*Local, error) {
-	l := &Local{Lead: 300 * time.Millisecond, shared: overlap(groups)}
+	l := &Local{lead: 300 * time.Millisecond, shared: overlap(groups)}
 	for i, cpus := range groups {
 		p, err := startProcess(exe, i, cpus, filepath.Join(logDir, fmt.Sprintf("agent-%d.log", i)))
 		if err != nil {
@@ -147,6 +148,9 @@ func (p *process) read(out io.Reader) {
 	close(p.done)
 }
 
+// Lead is how far ahead of now a step's start instant must be.
+func (l *Local) Lead() time.Duration { return l.lead }
+
 // Agents describes the running agents.
 func (l *Local) Agents() []Info {
 	out := make([]Info, len(l.agents))
@@ -161,7 +165,10 @@ func (l *Local) Agents() []Info {
 // time fails the step.
 func (l *Local) Step(ctx context.Context, cmd Command) (Merged, error) {
 	l.seq++
-	cmd.Seq, cmd.StartAt = l.seq, time.Now().Add(l.Lead)
+	cmd.Seq = l.seq
+	if cmd.StartAt.IsZero() {
+		cmd.StartAt = time.Now().Add(l.lead)
+	}
 	if l.shared {
 		cmd.Loader.SpinBelow = 0
 	}
@@ -208,12 +215,15 @@ func (p *process) failure(seq int, err error) error {
 	return fmt.Errorf("agent %d (pid %d, CPUs %s) during step %d: %w%s", p.info.Agent, p.info.PID, p.info.CPUs, seq, err, logTail(p.info.Log))
 }
 
-// Close stops every agent: a Stop command and end of input, then SIGKILL to
-// its process group for any still running after a grace period.
+// Close stops every agent: a Stop command and end of input for one that is
+// waiting for its next command, SIGTERM for one still in a step (which ends
+// the step early), then SIGKILL to its process group for any still running
+// after a grace period.
 func (l *Local) Close() {
 	for _, p := range l.agents {
 		_ = json.NewEncoder(p.stdin).Encode(Command{Stop: true})
 		_ = p.stdin.Close()
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
 	deadline := time.Now().Add(3 * time.Second)
 	for _, p := range l.agents {

@@ -30,6 +30,7 @@ type Figures struct {
 	StartOffsetMS float64 `json:"start_offset_ms"`
 	// LoaderCPU is the agent's CPU as a fraction of the CPU it may use.
 	LoaderCPU       float64       `json:"loader_cpu"`
+	CPUSeconds      float64       `json:"cpu_s"`
 	CPUPerRequestUS float64       `json:"cpu_us_per_request"`
 	Added           *load.Latency `json:"loader_added_ms,omitempty"`
 }
@@ -106,7 +107,7 @@ func checkReports(startAt time.Time, reports []Report) error {
 func figures(startAt time.Time, r Report) Figures {
 	st := r.Tally.Step(r.Rate)
 	f := Figures{Agent: r.Agent, Host: r.Host, PID: r.PID, Offered: r.Rate, Achieved: st.Achieved, Requests: st.Requests,
-		P95: st.Corrected.P95, StartOffsetMS: ms(r.Began.Sub(startAt.Add(r.Offset))), Added: r.Added}
+		P95: st.Corrected.P95, StartOffsetMS: ms(r.Began.Sub(startAt.Add(r.Offset))), Added: r.Added, CPUSeconds: r.CPUSeconds}
 	if r.WallSeconds > 0 && r.CPUs > 0 {
 		f.LoaderCPU = r.CPUSeconds / r.WallSeconds / r.CPUs
 	}

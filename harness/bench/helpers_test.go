@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,12 +16,21 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/benchharness/harness/harness/agent"
 	"github.com/benchharness/harness/harness/contract"
 )
 
 // TestMain lets the test binary double as a target process: with
 // BENCH_TEST_HELPER set it serves instead of running tests.
 func TestMain(m *testing.M) {
+	// The test binary is also the harness binary's loader agent.
+	if len(os.Args) > 1 && os.Args[1] == "agent" {
+		if err := agent.Serve(context.Background(), os.Args[2:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	switch os.Getenv("BENCH_TEST_HELPER") {
 	case "contract-server":
 		contractServer()

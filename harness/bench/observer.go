@@ -15,9 +15,11 @@ import (
 
 // Fleet is the loader run as several agents (package agent): processes on
 // this machine (agent.Local) or a Kubernetes Job. Step splits cmd among the
-// agents, starts them at one instant and merges their reports.
+// agents, starts them all at cmd.StartAt and merges their reports; Lead is
+// how far ahead that instant must be for every agent to be ready.
 type Fleet interface {
 	Step(ctx context.Context, cmd agent.Command) (agent.Merged, error)
+	Lead() time.Duration
 	Agents() []agent.Info
 	Close()
 }
@@ -37,6 +39,12 @@ type Observer struct {
 	// DatabaseBudget vCPUs.
 	Database       *sample.Sampler
 	DatabaseBudget float64
+
+	// Fleet, if set, is the loader: agents given URL and Scenario, instead
+	// of this process given Mix.
+	Fleet    Fleet
+	URL      string
+	Scenario *scenario.Scenario
 
 	loader    *sample.Sampler
 	loaderCap float64
@@ -64,6 +72,36 @@ func (o *Observer) Close() {
 
 // Observe offers rate for d.
 func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (peak.Observation, sample.Stats, error) {
+	var obs peak.Observation
+	var err error
+	// Each sampler marks the step's start and end, so its window is the
+	// step exactly (sample.Sampler.Mark).
+	var tfrom, dfrom, tto, dto time.Time
+	begin := func() { tfrom, dfrom = mark(ctx, o.Target), mark(ctx, o.Database) }
+	end := func() { tto, dto = mark(ctx, o.Target), mark(ctx, o.Database) }
+	if o.Fleet != nil {
+		obs, err = o.observeAgents(ctx, rate, d, begin, end)
+	} else {
+		obs, err = o.observeSelf(ctx, rate, d, begin, end)
+	}
+	obs.TargetCPU = -1
+	var ts sample.Stats
+	if o.Target != nil {
+		ts = o.Target.Between(tfrom, tto)
+		obs.TargetCPU = ts.CPUMean / 100 / o.Budget
+		obs.Target = &ts
+	}
+	if o.Database != nil {
+		ds := o.Database.Between(dfrom, dto)
+		obs.DatabaseCPU = ds.CPUMean / 100 / o.DatabaseBudget
+		obs.Database = &ds
+	}
+	return obs, ts, err
+}
+
+// observeSelf is a step of this process's loader, its CPU sampled and its
+// sentinel beside it.
+func (o *Observer) observeSelf(ctx context.Context, rate float64, d time.Duration, begin, end func()) (peak.Observation, error) {
 	cfg := load.ProfileConfig(o.Loader, rate, d)
 	if o.Live != nil && o.Target != nil {
 		cfg.Progress = func(s load.Step) {
@@ -81,26 +119,39 @@ func (o *Observer) Observe(ctx context.Context, rate float64, d time.Duration) (
 		}
 		added <- &lat
 	}()
-	// Each sampler marks the step's start and end, so its window is the
-	// step exactly (sample.Sampler.Mark).
-	lfrom, tfrom, dfrom := o.loader.Mark(ctx), mark(ctx, o.Target), mark(ctx, o.Database)
+	lfrom := o.loader.Mark(ctx)
+	begin()
 	step, err := load.Attack(ctx, o.Mix, cfg)
-	tto, lto, dto := mark(ctx, o.Target), o.loader.Mark(ctx), mark(ctx, o.Database)
-	obs := peak.Observation{Step: step, TargetCPU: -1, LoaderAdded: <-added}
-	ls := o.loader.Between(lfrom, lto)
-	obs.LoaderCPU = ls.CPUMean / 100 / o.loaderCap
-	var ts sample.Stats
-	if o.Target != nil {
-		ts = o.Target.Between(tfrom, tto)
-		obs.TargetCPU = ts.CPUMean / 100 / o.Budget
-		obs.Target = &ts
+	end()
+	lto := o.loader.Mark(ctx)
+	obs := peak.Observation{Step: step, LoaderAdded: <-added}
+	obs.LoaderCPU = o.loader.Between(lfrom, lto).CPUMean / 100 / o.loaderCap
+	return obs, err
+}
+
+// observeAgents is a step of the fleet's agents, which measure their own
+// CPU and added latency. The target's window opens at the agents' shared
+// start instant, not when they were told of it.
+func (o *Observer) observeAgents(ctx context.Context, rate float64, d time.Duration, begin, end func()) (peak.Observation, error) {
+	cmd := agent.Command{URL: o.URL, Scenario: o.Scenario, Rate: rate, Duration: scenario.Duration(d), Loader: o.Loader,
+		Sentinel: true, StartAt: time.Now().Add(o.Fleet.Lead())}
+	type merged struct {
+		m   agent.Merged
+		err error
 	}
-	if o.Database != nil {
-		ds := o.Database.Between(dfrom, dto)
-		obs.DatabaseCPU = ds.CPUMean / 100 / o.DatabaseBudget
-		obs.Database = &ds
+	done := make(chan merged, 1)
+	go func() {
+		m, err := o.Fleet.Step(ctx, cmd)
+		done <- merged{m, err}
+	}()
+	select {
+	case <-time.After(time.Until(cmd.StartAt)):
+	case <-ctx.Done():
 	}
-	return obs, ts, err
+	begin()
+	r := <-done
+	end()
+	return peak.Observation{Step: r.m.Step, LoaderCPU: r.m.LoaderCPU, LoaderAdded: r.m.Added, Agents: r.m.Agents}, r.err
 }
 
 // Settle waits after a step until the target is idle again: at least

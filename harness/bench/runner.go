@@ -46,6 +46,10 @@ type Options struct {
 	// binary whose `refserver` command serves it on the target's CPUs.
 	Calibrate  bool
 	HarnessExe string
+	// Loaders is how many agent processes (package agent) make the loader,
+	// each pinned to its share of the loader CPUs (agent.Groups); 0 keeps
+	// the loader in this process; AutoLoaders picks (LoadersFor).
+	Loaders int
 }
 
 // PlanFor sizes the CPU split of a profile to this machine.
@@ -96,8 +100,16 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 		return nil, dir, err
 	}
 	defer raiseNoFile(o.Scenario, o.Progress.Logf)()
+	fleet, err := startFleet(ctx, o, plan, filepath.Join(dir, "logs"))
+	if err != nil {
+		return run, dir, err
+	}
+	if fleet != nil {
+		defer fleet.Close()
+		defer recordAgents(man, fleet, run)
+	}
 	if o.Calibrate {
-		calibrateLoader(ctx, o, plan, man)
+		calibrateLoader(ctx, o, plan, man, fleet)
 		if err := results.Write(dir, run); err != nil {
 			return run, dir, err
 		}
@@ -117,8 +129,9 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 		if ctx.Err() != nil {
 			break
 		}
-		t := runTarget(ctx, o, plan, m, filepath.Join(dir, "logs", m.Name+".log"), man.LoaderCapacity(), db)
+		t := runTarget(ctx, o, plan, m, filepath.Join(dir, "logs", m.Name+".log"), shared{man.LoaderCapacity(), db, fleet})
 		run.Targets = append(run.Targets, t)
+		recordAgents(man, fleet, run)
 		man.Toolchains[m.Name] = m.Versions(context.Background())
 		if err := results.Write(dir, run); err != nil {
 			return run, dir, err
@@ -126,6 +139,7 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 	}
 	man.End = time.Now().UTC()
 	man.Interrupted = ctx.Err() != nil
+	recordAgents(man, fleet, run)
 	if err := results.Write(dir, run); err != nil {
 		return run, dir, err
 	}
@@ -179,9 +193,13 @@ func CalibrationConfig(p *scenario.Profile, s *scenario.Scenario, plan cpuset.Pl
 
 // calibrateLoader records the loader's calibration in the manifest; a
 // failed calibration is recorded and the run goes on without a capacity.
-func calibrateLoader(ctx context.Context, o Options, plan cpuset.Plan, man *results.Manifest) {
+func calibrateLoader(ctx context.Context, o Options, plan cpuset.Plan, man *results.Manifest, fleet Fleet) {
 	o.Progress.Logf("calibrate: the loader against an instant reference server on CPUs %s", cpuset.List(plan.TargetCPUs))
-	cal, err := calibrate.Run(ctx, CalibrationConfig(o.Profile, o.Scenario, plan, o.HarnessExe, o.Progress.Logf))
+	cfg := CalibrationConfig(o.Profile, o.Scenario, plan, o.HarnessExe, o.Progress.Logf)
+	if fleet != nil {
+		cfg.Agents = agentSteps(fleet, o.Scenario)
+	}
+	cal, err := calibrate.Run(ctx, cfg)
 	if err != nil {
 		man.CalibrationError = err.Error()
 		o.Progress.Logf("calibrate: FAILED: %v (peaks will not be capped by a loader capacity)", err)
@@ -192,9 +210,9 @@ func calibrateLoader(ctx context.Context, o Options, plan cpuset.Plan, man *resu
 
 // runTarget measures one target, and records what it measured even when a
 // phase fails: the run goes on to the next target.
-func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Manifest, logPath string, capacity float64, db *database.Server) results.Target {
+func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Manifest, logPath string, sh shared) results.Target {
 	m = m.ForScenario(o.Scenario.Name)
-	r := &targetRun{o: o, plan: plan, m: m, logPath: logPath, capacity: capacity, p: o.Progress, parent: ctx, db: db}
+	r := &targetRun{o: o, plan: plan, m: m, logPath: logPath, capacity: sh.capacity, p: o.Progress, parent: ctx, db: sh.db, fleet: sh.fleet}
 	r.t = results.Target{Name: m.Name, Language: m.Language, Framework: m.Framework, Runtime: o.Runtime.Name(),
 		VCPUs: plan.Budget, Workers: plan.Workers(), Start: time.Now().UTC()}
 	if o.Reference != nil && m.Article != "" {
@@ -205,6 +223,15 @@ func runTarget(ctx context.Context, o Options, plan cpuset.Plan, m *targets.Mani
 	r.run(ctx)
 	r.t.End = time.Now().UTC()
 	return r.t
+}
+
+// shared is what a run's targets share: the loader's calibrated capacity
+// (0 when not calibrated), the scenario's database and the loader's agents
+// (nil when none).
+type shared struct {
+	capacity float64
+	db       *database.Server
+	fleet    Fleet
 }
 
 // targetRun is one target's way through the pipeline; its methods are the
@@ -219,6 +246,7 @@ type targetRun struct {
 	parent   context.Context // the run's, to tell an interruption from a failure
 	t        results.Target
 	db       *database.Server // the scenario's database, or nil
+	fleet    Fleet            // the loader's agents, or nil: this process
 
 	inst    runtimes.Instance
 	obsv    *Observer
@@ -365,6 +393,7 @@ func (r *targetRun) startObserving(ctx context.Context) (stop func(), err error)
 		tsamp.Stop()
 		return nil, err
 	}
+	obsv.Fleet, obsv.URL, obsv.Scenario = r.fleet, r.inst.URL(), o.Scenario
 	obsv.Live = func(s load.Step, rd sample.Reading) {
 		r.p.Live(m.Name, r.phase, s, rd.CPUPct()/r.plan.Budget, float64(rd.RSSBytes)/(1<<20))
 	}

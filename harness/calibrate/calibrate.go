@@ -42,6 +42,9 @@ type Config struct {
 	Delay time.Duration
 	// Logf, if set, receives progress lines.
 	Logf func(format string, a ...any)
+	// Agents, if set, runs each step on the loader's agents (package
+	// agent) instead of in this process, and returns the CPU they used.
+	Agents func(ctx context.Context, url string, lp scenario.Loader, rate float64, d time.Duration) (load.Step, time.Duration, error)
 }
 
 // Result is what the loader measured of itself; manifest.json carries it.
@@ -200,12 +203,20 @@ func (m measured) record(phase string, pass bool, reason string) Step {
 
 // attack runs one step with the profile's loader settings and reads the
 // loader's CPU around it (this process: nothing else runs during a
-// calibration).
+// calibration), or has the agents run it and report theirs.
 func attack(ctx context.Context, cfg Config, mix *load.Mix, rate float64, d time.Duration) (measured, error) {
 	lc := load.ProfileConfig(cfg.Loader, rate, d)
-	c0, t0 := processCPU(), time.Now()
-	st, err := load.Attack(ctx, mix, lc)
-	cpu, wall := processCPU()-c0, time.Since(t0)
+	var st load.Step
+	var cpu, wall time.Duration
+	var err error
+	if cfg.Agents != nil {
+		st, cpu, err = cfg.Agents(ctx, mix.Base(), cfg.Loader, rate, d)
+		wall = d
+	} else {
+		c0, t0 := processCPU(), time.Now()
+		st, err = load.Attack(ctx, mix, lc)
+		cpu, wall = processCPU()-c0, time.Since(t0)
+	}
 	m := measured{step: st, added: minus(st.Corrected, cfg.Delay), cpuPct: 100 * cpu.Seconds() / wall.Seconds(), wall: wall}
 	if st.Requests > 0 {
 		m.cpuPerReq = float64(cpu.Microseconds()) / float64(st.Requests)

@@ -126,7 +126,7 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 		if late := time.Since(cfg.StartAt); late > 0 {
 			return Step{}, fmt.Errorf("attack due to start at %s, %s ago", cfg.StartAt.Format(time.RFC3339Nano), late)
 		}
-		if err := waitUntil(ctx, cfg.StartAt); err != nil {
+		if err := waitUntil(ctx, cfg.StartAt, cfg.Spin != nil && cfg.Rate <= cfg.Spin.MaxRate); err != nil {
 			return Step{}, err
 		}
 	}
@@ -171,23 +171,31 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	return st, nil
 }
 
-// waitUntil sleeps until shortly before t and spins the rest, so that an
-// attack begins within microseconds of an instant shared with other
-// loaders.
-func waitUntil(ctx context.Context, t time.Time) error {
-	const spinFor = 2 * time.Millisecond
-	if d := time.Until(t) - spinFor; d > 0 {
-		timer := time.NewTimer(d)
-		defer timer.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
+// waitUntil waits for t on a timerfd (Go's own timers wake up to a
+// millisecond late here), then, if the attack spins, busy-waits the last
+// stretch: attacks that share an instant with other loaders begin within
+// tens of microseconds of it. Loaders that share a CPU do not spin (see
+// agent.Local), or they would take turns being late. The wait (at most a
+// coordinator's lead) is not interrupted by ctx; the attack then is.
+func waitUntil(ctx context.Context, t time.Time, spin bool) error {
+	var spinFor time.Duration
+	if spin {
+		spinFor = 200 * time.Microsecond
+	}
+	if time.Until(t) > spinFor {
+		tfd, err := newTimerFD()
+		if err != nil {
+			return fmt.Errorf("wait for the start instant: %w", err)
+		}
+		err = tfd.waitUntil(t.Add(-spinFor))
+		tfd.close()
+		if err != nil {
+			return fmt.Errorf("wait for the start instant: %w", err)
 		}
 	}
-	for time.Now().Before(t) {
+	for spin && time.Now().Before(t) {
 	}
-	return nil
+	return ctx.Err()
 }
 
 func summarize(h *hdrhistogram.Histogram) Latency {

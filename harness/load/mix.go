@@ -19,6 +19,7 @@ import (
 // pure function of the request number, so two runs send the same requests
 // in the same order, and concurrent workers need no lock.
 type Mix struct {
+	base   string
 	kinds  []kind
 	total  uint64
 	orders [][]byte
@@ -39,6 +40,7 @@ var jsonHeader = http.Header{"Content-Type": []string{"application/json"}}
 func NewMix(base string, s *scenario.Scenario) *Mix {
 	m := &Mix{orders: contract.SampleOrders()}
 	base = strings.TrimRight(base, "/")
+	m.base = base
 	for _, r := range s.Requests {
 		m.total += uint64(r.Weight)
 		k := kind{cum: m.total, method: r.Method, body: r.Body == "orders"}
@@ -88,5 +90,8 @@ func (m *Mix) Targeter() vegeta.Targeter {
 		return nil
 	}
 }
+
+// Base is the URL the mix's paths are under.
+func (m *Mix) Base() string { return m.base }
 
 func (m *Mix) String() string { return fmt.Sprintf("%d request kinds", len(m.kinds)) }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchharness/harness/harness/agent"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/sample"
 )
@@ -24,7 +25,12 @@ type Observation struct {
 	Target *sample.Stats `json:"target_sample,omitempty"`
 	// LoaderAdded is the latency the loader itself added during the step,
 	// measured by the sentinel stream (load.Sentinel); nil if not measured.
+	// With several agents, LoaderCPU and LoaderAdded are the busiest
+	// agent's, so the step is loader-bound when any agent is.
 	LoaderAdded *load.Latency `json:"loader_added_ms,omitempty"`
+	// Agents are each agent's figures when the loader was several
+	// (package agent); absent for the in-process loader.
+	Agents []agent.Figures `json:"agents,omitempty"`
 	// Settle is how long the harness waited before the step for the target
 	// to be idle again after the one before; nil for a first step.
 	Settle *Settle `json:"settle,omitempty"`

@@ -217,6 +217,7 @@ func writeUnpinned(b *strings.Builder, run *Run) {
 // figure below has an owner: the target's, the loader's or the machine's.
 func writeInstrument(b *strings.Builder, m *Manifest) {
 	b.WriteString("## The instrument\n\n")
+	writeAgents(b, m.Agents)
 	c := m.Calibration
 	if c == nil {
 		if m.CalibrationError != "" {
@@ -235,6 +236,26 @@ func writeInstrument(b *strings.Builder, m *Manifest) {
 	b.WriteString("Owners: a peak labelled `target` is the target's; `≥` (loader) is the loader's limit, a lower bound for the target; " +
 		"p95 includes the loader's calibrated share shown beside it; CPU % and memory are the target's, read from its cgroup and process tree; " +
 		"run-to-run spread on a shared VM is the machine's.\n\n")
+}
+
+// writeAgents says what the loader was when it ran as several agents: each
+// one's CPUs and its totals over the run.
+func writeAgents(b *strings.Builder, agents []AgentRecord) {
+	if len(agents) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "The loader ran as %d agent processes, each offering its share of every step, starting at one instant; "+
+		"their latency histograms were merged into each step's (a step is the loader's when any agent's is).\n\n", len(agents))
+	b.WriteString("| agent | CPUs | steps | requests | µs CPU / request | max CPU % of its CPUs | max added p95 ms | latest start ms |\n|--:|---|--:|--:|--:|--:|--:|--:|\n")
+	for _, a := range agents {
+		where := a.CPUs
+		if a.Pod != "" {
+			where = a.Pod
+		}
+		fmt.Fprintf(b, "| %d | %s | %d | %d | %.1f | %.0f | %.3f | %.3f |\n", a.Agent, where, a.Steps, a.Requests, a.CPUPerRequestUS,
+			100*a.MaxLoaderCPU, a.MaxAddedP95MS, a.MaxStartOffsetMS)
+	}
+	b.WriteString("\n")
 }
 
 func capacityWord(bound string) string {

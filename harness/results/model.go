@@ -4,6 +4,7 @@
 package results
 
 import (
+	"github.com/benchharness/harness/harness/agent"
 	"time"
 
 	"github.com/benchharness/harness/harness/calibrate"
@@ -57,6 +58,69 @@ type Manifest struct {
 	CalibrationError string `json:"calibration_error,omitempty"`
 	// Database is the scenario's database, when it has one.
 	Database *DatabaseInfo `json:"database,omitempty"`
+	// Agents are the loader's agents when it ran as several (make bench
+	// LOADERS=N), with their totals over the run; absent otherwise.
+	Agents []AgentRecord `json:"loader_agents,omitempty"`
+}
+
+// AgentRecord is one loader agent over a run: where it ran and, summed
+// over every step it took part in, what it sent and what it cost.
+type AgentRecord struct {
+	agent.Info
+	Steps      int     `json:"steps"`
+	Requests   uint64  `json:"requests"`
+	CPUSeconds float64 `json:"cpu_s"`
+	// CPUPerRequestUS is CPUSeconds over Requests, in µs.
+	CPUPerRequestUS float64 `json:"cpu_us_per_request"`
+	// MaxLoaderCPU is its highest CPU share in a step, of the CPU it may
+	// use; MaxAddedP95MS the highest p95 its sentinel saw (ms).
+	MaxLoaderCPU  float64 `json:"max_loader_cpu"`
+	MaxAddedP95MS float64 `json:"max_added_p95_ms"`
+	// MaxStartOffsetMS is the latest it began after its due instant.
+	MaxStartOffsetMS float64 `json:"max_start_offset_ms"`
+}
+
+// Add counts one step's figures.
+func (r *AgentRecord) Add(f agent.Figures) {
+	r.Steps++
+	r.Requests += f.Requests
+	r.CPUSeconds += f.CPUSeconds
+	if r.Requests > 0 {
+		r.CPUPerRequestUS = r.CPUSeconds * 1e6 / float64(r.Requests)
+	}
+	r.MaxLoaderCPU = max(r.MaxLoaderCPU, f.LoaderCPU)
+	if f.Added != nil {
+		r.MaxAddedP95MS = max(r.MaxAddedP95MS, f.Added.P95)
+	}
+	r.MaxStartOffsetMS = max(r.MaxStartOffsetMS, f.StartOffsetMS)
+}
+
+// Observations lists every step of every target: warm-ups, fixed runs and
+// peak searches, repetitions included.
+func (r *Run) Observations() []peak.Observation {
+	var out []peak.Observation
+	add := func(f *Fixed, p *peak.Result) {
+		if f != nil {
+			out = append(out, f.Observation)
+		}
+		if p != nil {
+			for _, s := range p.Steps {
+				out = append(out, s.Observation)
+			}
+		}
+	}
+	for _, t := range r.Targets {
+		if t.Warmup != nil {
+			out = append(out, *t.Warmup)
+		}
+		if len(t.Repeats) == 0 {
+			add(t.Fixed, t.Peak)
+		}
+		for _, rep := range t.Repeats {
+			add(rep.Fixed, rep.Peak)
+		}
+	}
+	return out
 }
 
 // DatabaseInfo is the PostgreSQL a database scenario ran against.

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"time"
 
+	"github.com/benchharness/harness/harness/bench"
 	"github.com/benchharness/harness/harness/scenario"
 	"github.com/benchharness/harness/harness/targets"
 )
@@ -48,4 +51,16 @@ func selectTargets(root, names string) ([]*targets.Manifest, error) {
 		return nil, err
 	}
 	return targets.Select(all, splitList(names))
+}
+
+// parseLoaders reads -loaders: "auto", or a count of agents (0: none).
+func parseLoaders(s string) (int, error) {
+	if s == "auto" || s == "" {
+		return bench.AutoLoaders, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("-loaders %q: want auto or a count of agents (0 or more)", s)
+	}
+	return n, nil
 }

@@ -102,9 +102,14 @@ func benchCmd(ctx context.Context, args []string) error {
 	out := fs.String("results", "", "results directory (default: <root>/results)")
 	repeat := fs.Int("repeat", 1, "measure each target this many times (fixed run + peak search); figures are medians")
 	calibrate := fs.Bool("calibrate", true, "first measure the loader against an instant reference server (harness calibrate)")
+	loaders := fs.String("loaders", "auto", "loader agent processes, each on its share of the loader CPUs: N, 0 (the loader runs in this process) or auto (one per loader CPU when there are several)")
 	_ = fs.Parse(args)
 	if *repeat < 1 {
 		return fmt.Errorf("-repeat %d: want at least 1", *repeat)
+	}
+	nLoaders, err := parseLoaders(*loaders)
+	if err != nil {
+		return err
 	}
 
 	p, s, ref, err := loadRun(*root, *profile, *scen, *dur)
@@ -134,7 +139,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	run, dir, err := bench.Run(ctx, bench.Options{
 		Targets: sel, Profile: p, Scenario: s, Reference: ref, Runtime: runt, ResultsDir: *out,
 		RunID: time.Now().UTC().Format("20060102-150405") + "-" + p.Name, Command: os.Args, Progress: bench.NewProgress(os.Stderr),
-		Repeat: *repeat, Calibrate: *calibrate, HarnessExe: exe,
+		Repeat: *repeat, Calibrate: *calibrate, HarnessExe: exe, Loaders: nLoaders,
 	})
 	if dir != "" {
 		if md, rerr := os.ReadFile(filepath.Join(dir, "summary.md")); rerr == nil {

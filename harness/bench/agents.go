@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/benchharness/harness/harness/agent"
+	"github.com/benchharness/harness/harness/cpuset"
+	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/results"
+	"github.com/benchharness/harness/harness/scenario"
+)
+
+// AutoLoaders as Options.Loaders lets the loader CPUs decide (LoadersFor).
+const AutoLoaders = -1
+
+// LoadersFor is how many agents make the loader on cpus when the user did
+// not say: one per CPU when there are several, since one process whose Go
+// runtime has one P per CPU spends more per request on its scheduler
+// (work stealing, spinning threads) than single-P processes that share
+// nothing; on one CPU, none: the loader stays in the harness's process,
+// which saves a process and its sentinel. make loader-bench measures both
+// ways on the machine at hand.
+func LoadersFor(n int, cpus []int) int {
+	switch {
+	case n != AutoLoaders:
+		return n
+	case len(cpus) > 1:
+		return len(cpus)
+	default:
+		return 0
+	}
+}
+
+// startFleet starts the run's loader agents when Options.Loaders asks for
+// them: local processes of the harness binary, each pinned to its share of
+// the loader CPUs. Nil when the loader is this process.
+func startFleet(ctx context.Context, o Options, plan cpuset.Plan, logDir string) (Fleet, error) {
+	n := LoadersFor(o.Loaders, plan.LoaderCPUs)
+	if n <= 0 {
+		return nil, nil
+	}
+	if o.HarnessExe == "" {
+		return nil, fmt.Errorf("loaders: %d agents asked for, but no harness binary to run them", n)
+	}
+	groups := agent.Groups(plan.LoaderCPUs, n)
+	l, err := agent.StartLocal(ctx, o.HarnessExe, groups, logDir)
+	if err != nil {
+		return nil, fmt.Errorf("loaders: %w", err)
+	}
+	for _, a := range l.Agents() {
+		o.Progress.Logf("loader agent %d: pid %d on CPUs %s", a.Agent, a.PID, a.CPUs)
+	}
+	return l, nil
+}
+
+// agentSteps runs a calibration's steps on the agents.
+func agentSteps(fleet Fleet, s *scenario.Scenario) func(context.Context, string, scenario.Loader, float64, time.Duration) (load.Step, time.Duration, error) {
+	return func(ctx context.Context, url string, lp scenario.Loader, rate float64, d time.Duration) (load.Step, time.Duration, error) {
+		m, err := fleet.Step(ctx, agent.Command{URL: url, Scenario: s, Rate: rate, Duration: scenario.Duration(d),
+			Loader: lp, StartAt: time.Now().Add(fleet.Lead())})
+		var cpu float64
+		for _, a := range m.Agents {
+			cpu += a.CPUSeconds
+		}
+		return m.Step, time.Duration(cpu * float64(time.Second)), err
+	}
+}
+
+// recordAgents writes the agents and their totals over the run so far into
+// the manifest.
+func recordAgents(man *results.Manifest, fleet Fleet, run *results.Run) {
+	if fleet == nil {
+		return
+	}
+	man.Agents = nil
+	for _, info := range fleet.Agents() {
+		rec := results.AgentRecord{Info: info}
+		for _, obs := range run.Observations() {
+			for _, f := range obs.Agents {
+				if f.Agent == info.Agent {
+					rec.Add(f)
+				}
+			}
+		}
+		man.Agents = append(man.Agents, rec)
+	}
+}
