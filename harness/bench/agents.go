@@ -44,10 +44,9 @@ func startFleet(ctx context.Context, o Options, plan cpuset.Plan, logDir string)
 	if o.HarnessExe == "" {
 		return nil, fmt.Errorf("loaders: %d agents asked for, but no harness binary to run them", n)
 	}
-	groups := agent.Groups(plan.LoaderCPUs, n)
-	l, err := agent.StartLocal(ctx, o.HarnessExe, groups, logDir)
+	l, err := StartAgents(ctx, o.HarnessExe, plan.LoaderCPUs, n, logDir)
 	if err != nil {
-		return nil, fmt.Errorf("loaders: %w", err)
+		return nil, err
 	}
 	for _, a := range l.Agents() {
 		o.Progress.Logf("loader agent %d: pid %d on CPUs %s", a.Agent, a.PID, a.CPUs)
@@ -55,8 +54,17 @@ func startFleet(ctx context.Context, o Options, plan cpuset.Plan, logDir string)
 	return l, nil
 }
 
-// agentSteps runs a calibration's steps on the agents.
-func agentSteps(fleet Fleet, s *scenario.Scenario) func(context.Context, string, scenario.Loader, float64, time.Duration) (load.Step, time.Duration, error) {
+// StartAgents starts n local agents of exe on their shares of cpus.
+func StartAgents(ctx context.Context, exe string, cpus []int, n int, logDir string) (Fleet, error) {
+	l, err := agent.StartLocal(ctx, exe, agent.Groups(cpus, n), logDir)
+	if err != nil {
+		return nil, fmt.Errorf("loaders: %w", err)
+	}
+	return l, nil
+}
+
+// AgentSteps runs a calibration's steps on the agents.
+func AgentSteps(fleet Fleet, s *scenario.Scenario) func(context.Context, string, scenario.Loader, float64, time.Duration) (load.Step, time.Duration, error) {
 	return func(ctx context.Context, url string, lp scenario.Loader, rate float64, d time.Duration) (load.Step, time.Duration, error) {
 		m, err := fleet.Step(ctx, agent.Command{URL: url, Scenario: s, Rate: rate, Duration: scenario.Duration(d),
 			Loader: lp, StartAt: time.Now().Add(fleet.Lead())})

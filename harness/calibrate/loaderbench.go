@@ -11,6 +11,7 @@ import (
 
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/scenario"
 )
 
 // WrkConfig is the independent closed-loop reference the loader is held
@@ -48,10 +49,23 @@ type LoaderBench struct {
 	Wrk         WrkResult  `json:"wrk"`
 	Idle        []IdleStep `json:"idle"`
 	Ratio       float64    `json:"capacity_over_wrk"`
+	// Agents is the same calibration of the loader run as AgentCount agent
+	// processes (one per loader CPU: what a bench does by default on
+	// several loader CPUs), to show which of the two ways is cheaper.
+	Agents     *Result `json:"agents_calibration,omitempty"`
+	AgentCount int     `json:"agents,omitempty"`
 }
 
-// BenchLoader runs the loader bench with one reference server for all of it.
-func BenchLoader(ctx context.Context, cfg Config, wrk WrkConfig, idleRate float64) (LoaderBench, error) {
+// Agents is a calibration run on loader agents instead of this process:
+// how many, and the hook that runs a step on them (Config.Agents).
+type Agents struct {
+	N    int
+	Step func(ctx context.Context, url string, lp scenario.Loader, rate float64, d time.Duration) (load.Step, time.Duration, error)
+}
+
+// BenchLoader runs the loader bench with one reference server for all of
+// it; with agents, it also calibrates the loader run as agents.
+func BenchLoader(ctx context.Context, cfg Config, wrk WrkConfig, idleRate float64, agents *Agents) (LoaderBench, error) {
 	var lb LoaderBench
 	srv, err := startServer(ctx, cfg)
 	if err != nil {
@@ -71,6 +85,16 @@ func BenchLoader(ctx context.Context, cfg Config, wrk WrkConfig, idleRate float6
 	}
 	if lb.Wrk.RPS > 0 {
 		lb.Ratio = lb.Calibration.Capacity / lb.Wrk.RPS
+	}
+	if agents != nil {
+		ac := cfg
+		ac.Agents = agents.Step
+		logf("the loader as %d agent process(es)", agents.N)
+		a, err := measure(ctx, ac, srv)
+		if err != nil {
+			return lb, fmt.Errorf("loader bench: agents: %w", err)
+		}
+		lb.Agents, lb.AgentCount = &a, agents.N
 	}
 	mix := load.NewMix(srv.URL(), cfg.Scenario)
 	for _, spin := range []bool{true, false} {
@@ -135,6 +159,12 @@ func LoaderBenchTable(lb LoaderBench) string {
 	fmt.Fprintf(&b, "| harness loader, capacity (pace held, added p95 ≤ %.2f ms) | %.0f | – | %.1f | %.3f / %.3f |\n",
 		c.AddedP95Limit, c.Capacity, c.CPUPerRequestUS, c.AddedAtCapacity.P50, c.AddedAtCapacity.P95)
 	fmt.Fprintf(&b, "| harness loader, fixed %.0f req/s | %.0f | %.1f | – | %.3f / %.3f |\n", c.FixedRate, c.FixedRate, c.FixedCPUPct, c.Added.P50, c.Added.P95)
+	if a := lb.Agents; a != nil {
+		fmt.Fprintf(&b, "| %d agent process(es), one per loader CPU, capacity | %.0f | – | %.1f | %.3f / %.3f |\n",
+			lb.AgentCount, a.Capacity, a.CPUPerRequestUS, a.AddedAtCapacity.P50, a.AddedAtCapacity.P95)
+		fmt.Fprintf(&b, "| %d agent process(es), fixed %.0f req/s | %.0f | %.1f | – | %.3f / %.3f |\n",
+			lb.AgentCount, a.FixedRate, a.FixedRate, a.FixedCPUPct, a.Added.P50, a.Added.P95)
+	}
 	for _, s := range lb.Idle {
 		mode := "parked"
 		if s.Spin {
@@ -143,5 +173,9 @@ func LoaderBenchTable(lb LoaderBench) string {
 		fmt.Fprintf(&b, "| harness loader, %.0f req/s, %s | %.0f | %.1f (work %.1f) | – | %.3f / %.3f |\n", s.Rate, mode, s.Rate, s.CPUPct, s.WorkCPUPct, s.Added.P50, s.Added.P95)
 	}
 	fmt.Fprintf(&b, "\nCapacity / wrk: **%.2f×** (goal ≥ 0.75×).\n", lb.Ratio)
+	if a := lb.Agents; a != nil && lb.Calibration.Capacity > 0 {
+		fmt.Fprintf(&b, "Agents / in-process capacity: **%.2f×** (%d agent(s)); `make bench` uses agents by default only with several loader CPUs.\n",
+			a.Capacity/lb.Calibration.Capacity, lb.AgentCount)
+	}
 	return b.String()
 }

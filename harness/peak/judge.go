@@ -91,6 +91,14 @@ func Judge(o Observation, c Criteria) Verdict {
 	if !paced {
 		reasons = append(reasons, fmt.Sprintf("achieved %.0f of %.0f req/s offered", s.Achieved, s.Offered))
 	}
+	// Several agents: each must keep its own share's pace, or the target
+	// saw a different load than the step says, however the sum reads.
+	for _, a := range o.Agents {
+		if a.Achieved < c.MinAchieved*a.Offered {
+			paced = false
+			reasons = append(reasons, fmt.Sprintf("agent %d achieved %.0f of its %.0f req/s", a.Agent, a.Achieved, a.Offered))
+		}
+	}
 	if s.Corrected.P95 > slo {
 		reasons = append(reasons, fmt.Sprintf("p95 %.3g ms > SLO %.3g ms", s.Corrected.P95, slo))
 	}

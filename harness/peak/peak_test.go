@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchharness/harness/harness/agent"
 	"github.com/benchharness/harness/harness/load"
 )
 
@@ -20,6 +21,19 @@ func sentinel(o Observation, p95 float64) Observation {
 
 func dropped(o Observation) Observation {
 	o.Step.Dropped = 3
+	return o
+}
+
+// agents gives o two agents' figures: one at the given CPU, added p95 and
+// share of its pace, the other idle and on time.
+func agents(o Observation, cpu, addedP95, pace float64) Observation {
+	half := o.Step.Offered / 2
+	o.Agents = []agent.Figures{
+		{Agent: 0, Offered: half, Achieved: half, LoaderCPU: 0.1, Added: &load.Latency{P95: 0.1}},
+		{Agent: 1, Offered: half, Achieved: half * pace, LoaderCPU: cpu, Added: &load.Latency{P95: addedP95}},
+	}
+	// As agent.Merge sets them: the busiest agent's CPU, the worst p95.
+	o.LoaderCPU, o.LoaderAdded = max(0.1, cpu), &load.Latency{P95: max(0.1, addedP95)}
 	return o
 }
 
@@ -46,6 +60,13 @@ func TestJudge(t *testing.T) {
 		{"sentinel small: the target's", sentinel(obs(1000, 1000, 1, 80, 80, 0.3, 1), 0.2), false, false},
 		{"sentinel high on a passing step: still a pass", sentinel(obs(1000, 1000, 1, 20, 20, 0.3, 1), 15), true, false},
 		{"latency beyond the histogram", dropped(obs(1000, 1000, 1, 5, 5, 0.2, 0.5)), false, false},
+		// Several agents: the step is the loader's when any one of them is.
+		{"agents healthy, target slow", agents(obs(1000, 1000, 1, 80, 80, 0, 1), 0.3, 0.2, 1), false, false},
+		{"one agent out of CPU", agents(obs(1000, 990, 1, 80, 80, 0, 0.6), 0.95, 0.2, 1), false, true},
+		{"one agent queued inside itself", agents(obs(1000, 1000, 1, 80, 80, 0, 0.6), 0.3, 30, 1), false, true},
+		// The sum kept 98 % of the pace; one agent alone did not.
+		{"one agent behind, target idle", agents(obs(1000, 985, 1, 5, 5, 0, 0.2), 0.5, 0.2, 0.97), false, true},
+		{"agents on pace: a pass", agents(obs(1000, 1000, 1, 5, 5, 0, 0.5), 0.5, 0.2, 1), true, false},
 	}
 	for _, c := range cases {
 		v := Judge(c.o, crit)

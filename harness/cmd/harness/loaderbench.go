@@ -25,6 +25,7 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 	dur := fs.Duration("duration", 5*time.Second, "wrk's run and each loader step")
 	idle := fs.Float64("idle-rate", 667, "the light rate at which the loader's own CPU is read")
 	out := fs.String("out", "", "also write the result as JSON to this file")
+	withAgents := fs.Bool("agents", true, "also calibrate the loader as agent processes, one per loader CPU")
 	_ = fs.Parse(args)
 
 	p, s, _, err := loadRun(*root, *profile, "json", 0)
@@ -48,7 +49,21 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 	}
 	cfg := bench.CalibrationConfig(p, s, plan, exe, bench.NewProgress(os.Stderr).Logf)
 	cfg.Step, cfg.FixedDuration = *dur, *dur
-	lb, err := calibrate.BenchLoader(ctx, cfg, calibrate.WrkConfig{Path: *wrkPath, Connections: *conns, Duration: *dur}, *idle)
+	var agents *calibrate.Agents
+	if *withAgents {
+		logs, err := os.MkdirTemp("", "loader-bench-agents-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(logs)
+		fleet, err := bench.StartAgents(ctx, exe, plan.LoaderCPUs, len(plan.LoaderCPUs), logs)
+		if err != nil {
+			return err
+		}
+		defer fleet.Close()
+		agents = &calibrate.Agents{N: len(plan.LoaderCPUs), Step: bench.AgentSteps(fleet, s)}
+	}
+	lb, err := calibrate.BenchLoader(ctx, cfg, calibrate.WrkConfig{Path: *wrkPath, Connections: *conns, Duration: *dur}, *idle, agents)
 	if err != nil {
 		return err
 	}
