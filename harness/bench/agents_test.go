@@ -71,18 +71,7 @@ func TestInterruptWithAgentsLeavesNoAgent(t *testing.T) {
 	}
 	p := tinyProfile()
 	p.FixedDuration = scenario.Duration(time.Minute) // interrupted long before it ends
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		for {
-			if _, err := os.Stat(pidfile); err == nil {
-				time.Sleep(1500 * time.Millisecond)
-				cancel()
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	ctx := interruptUnderLoad(t, pidfile)
 	start := time.Now()
 	run, _, err := Run(ctx, Options{Targets: all, Profile: p, Scenario: apiScenario(t), Runtime: &runtimes.Local{},
 		ResultsDir: t.TempDir(), RunID: "agents-int-" + strconv.Itoa(os.Getpid()), Progress: testProgress(t), HarnessExe: os.Args[0], Loaders: 2})

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/benchharness/harness/harness/agent"
 	"github.com/benchharness/harness/harness/contract"
@@ -158,4 +159,22 @@ func testProgress(t *testing.T) *Progress {
 		}
 	})
 	return NewPlainProgress(&log)
+}
+
+// interruptUnderLoad returns a context cancelled as Ctrl-C would be, 1.5 s
+// after the target that writes pidfile is up (and under load).
+func interruptUnderLoad(t *testing.T, pidfile string) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := os.Stat(pidfile); err == nil {
+				time.Sleep(1500 * time.Millisecond)
+				cancel()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return ctx
 }

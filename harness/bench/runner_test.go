@@ -166,19 +166,7 @@ func TestInterruptWritesPartialResultsAndLeavesNoProcess(t *testing.T) {
 	p := tinyProfile()
 	p.FixedDuration = scenario.Duration(time.Minute) // interrupted long before it ends
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		// Ctrl-C once the target is up and under load.
-		for {
-			if _, err := os.Stat(pidfile); err == nil {
-				time.Sleep(1500 * time.Millisecond)
-				cancel()
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	ctx := interruptUnderLoad(t, pidfile)
 	start := time.Now()
 	run, dir := runBench(t, ctx, root, p)
 	if d := time.Since(start); d > 20*time.Second {
