@@ -28,8 +28,10 @@ type Figures struct {
 	// StartOffsetMS is how long after its due instant (the shared instant
 	// plus its offset) the agent began.
 	StartOffsetMS float64 `json:"start_offset_ms"`
-	// LoaderCPU is the agent's CPU as a fraction of the CPU it may use.
+	// LoaderCPU is the agent's CPU as a fraction of the CPU it may use;
+	// LoaderWorkCPU the same less its busy-waiting.
 	LoaderCPU       float64       `json:"loader_cpu"`
+	LoaderWorkCPU   float64       `json:"loader_work_cpu"`
 	CPUSeconds      float64       `json:"cpu_s"`
 	CPUPerRequestUS float64       `json:"cpu_us_per_request"`
 	Added           *load.Latency `json:"loader_added_ms,omitempty"`
@@ -38,11 +40,12 @@ type Figures struct {
 // Merged is a step as all its agents measured it.
 type Merged struct {
 	Step load.Step
-	// LoaderCPU is the busiest agent's (a fraction of its CPUs) and Added
-	// the added latency of the agent with the largest p95: a step is
-	// loader-bound when any agent is.
-	LoaderCPU float64
-	Added     *load.Latency
+	// LoaderCPU and LoaderWorkCPU are the busiest agent's (fractions of
+	// its CPUs) and Added the added latency of the agent with the largest
+	// p95: a step is loader-bound when any agent is.
+	LoaderCPU     float64
+	LoaderWorkCPU float64
+	Added         *load.Latency
 	Agents    []Figures
 }
 
@@ -68,6 +71,7 @@ func Merge(startAt time.Time, rate float64, reports []Report) (Merged, error) {
 	}
 	for _, f := range m.Agents {
 		m.LoaderCPU = max(m.LoaderCPU, f.LoaderCPU)
+		m.LoaderWorkCPU = max(m.LoaderWorkCPU, f.LoaderWorkCPU)
 		if f.Added != nil && (m.Added == nil || f.Added.P95 > m.Added.P95) {
 			m.Added = f.Added
 		}
@@ -110,6 +114,7 @@ func figures(startAt time.Time, r Report) Figures {
 		P95: st.Corrected.P95, StartOffsetMS: ms(r.Began.Sub(startAt.Add(r.Offset))), Added: r.Added, CPUSeconds: r.CPUSeconds}
 	if r.WallSeconds > 0 && r.CPUs > 0 {
 		f.LoaderCPU = r.CPUSeconds / r.WallSeconds / r.CPUs
+		f.LoaderWorkCPU = max(0, r.CPUSeconds-r.SpinS) / r.WallSeconds / r.CPUs
 	}
 	if st.Requests > 0 {
 		f.CPUPerRequestUS = r.CPUSeconds * 1e6 / float64(st.Requests)

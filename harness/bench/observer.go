@@ -126,6 +126,7 @@ func (o *Observer) observeSelf(ctx context.Context, rate float64, d time.Duratio
 	lto := o.loader.Mark(ctx)
 	obs := peak.Observation{Step: step, LoaderAdded: <-added}
 	obs.LoaderCPU = o.loader.Between(lfrom, lto).CPUMean / 100 / o.loaderCap
+	obs.LoaderWorkCPU = max(0, obs.LoaderCPU-step.SpinS/lto.Sub(lfrom).Seconds()/o.loaderCap)
 	return obs, err
 }
 
@@ -151,7 +152,7 @@ func (o *Observer) observeAgents(ctx context.Context, rate float64, d time.Durat
 	begin()
 	r := <-done
 	end()
-	return peak.Observation{Step: r.m.Step, LoaderCPU: r.m.LoaderCPU, LoaderAdded: r.m.Added, Agents: r.m.Agents}, r.err
+	return peak.Observation{Step: r.m.Step, LoaderCPU: r.m.LoaderCPU, LoaderWorkCPU: r.m.LoaderWorkCPU, LoaderAdded: r.m.Added, Agents: r.m.Agents}, r.err
 }
 
 // Settle waits after a step until the target is idle again: at least

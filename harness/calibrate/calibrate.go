@@ -68,7 +68,8 @@ type Result struct {
 	Capacity      float64 `json:"capacity_rps"`
 	CapacityBound string  `json:"capacity_bound"`
 	AddedP95Limit float64 `json:"capacity_added_p95_limit_ms"`
-	// CPUPerRequestUS is the loader's CPU per request at its capacity (µs).
+	// CPUPerRequestUS is the loader's CPU per request at its capacity (µs),
+	// its busy-waiting aside.
 	CPUPerRequestUS float64 `json:"cpu_us_per_request"`
 	// AddedAtCapacity is the added latency at the capacity step (ms).
 	AddedAtCapacity load.Latency `json:"added_at_capacity_ms"`
@@ -219,7 +220,9 @@ func attack(ctx context.Context, cfg Config, mix *load.Mix, rate float64, d time
 	}
 	m := measured{step: st, added: minus(st.Corrected, cfg.Delay), cpuPct: 100 * cpu.Seconds() / wall.Seconds(), wall: wall}
 	if st.Requests > 0 {
-		m.cpuPerReq = float64(cpu.Microseconds()) / float64(st.Requests)
+		// Work only: a loader that busy-waits reads busy however light the load.
+		work := max(0, cpu-time.Duration(st.SpinS*float64(time.Second)))
+		m.cpuPerReq = float64(work.Microseconds()) / float64(st.Requests)
 	}
 	return m, err
 }

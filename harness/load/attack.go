@@ -40,6 +40,9 @@ func ProfileConfig(lp scenario.Loader, rate float64, d time.Duration) Config {
 	if lp.SpinBelow > 0 {
 		cfg.Spin = DefaultSpin()
 		cfg.Spin.MaxRate = lp.SpinBelow
+		if lp.SpinMaxInflight > 0 {
+			cfg.Spin.MaxInflight = int32(lp.SpinMaxInflight)
+		}
 	}
 	return cfg
 }

@@ -4,7 +4,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -126,11 +125,11 @@ func (p *Pacer) waitUntil(due time.Time) {
 	if !spinning {
 		return
 	}
-	p.spin.enter()
-	defer p.spin.exit()
-	for time.Now().Before(due) {
-		if !p.spin.allowed() {
-			break // the loader got busy: its goroutines need the netpoller
+	for resumed := time.Now(); ; resumed = time.Now() {
+		now := time.Now()
+		p.spin.account(now.Sub(resumed))
+		if !now.Before(due) || !p.spin.allowed() {
+			return // due, or the loader got busy: its goroutines need the netpoller
 		}
 		runtime.Gosched()
 	}
@@ -202,31 +201,14 @@ type spin struct {
 	// pacer late by the rest of its spin.
 	wakeAt atomic.Int64
 
-	mu       sync.Mutex
-	spinners int       // goroutines spinning now
-	since    time.Time // when spinners became > 0
-	spent    time.Duration
+	// own is the CPU time the spin loops took themselves (ns): from each
+	// return to the loop until it next yields, not the time other
+	// goroutines ran in between, so that CPU less own is the loader's work.
+	own atomic.Int64
 }
 
-// enter and exit bracket a spin. The time counted is the union of the
-// spins, not their sum: on one CPU two spinners take turns, and the CPU
-// they cost is the wall time during which at least one of them ran.
-func (s *spin) enter() {
-	s.mu.Lock()
-	if s.spinners == 0 {
-		s.since = time.Now()
-	}
-	s.spinners++
-	s.mu.Unlock()
-}
-
-func (s *spin) exit() {
-	s.mu.Lock()
-	if s.spinners--; s.spinners == 0 {
-		s.spent += time.Since(s.since)
-	}
-	s.mu.Unlock()
-}
+// account adds one stretch of a spin loop's own running time.
+func (s *spin) account(d time.Duration) { s.own.Add(int64(d)) }
 
 // newSpin returns the state for an attack at rate, or nil when the policy
 // says not to spin at that rate.
@@ -256,16 +238,14 @@ func (s *spin) maxMargin() time.Duration {
 	return s.MaxMargin
 }
 
-// Spent is the time spent spinning: CPU the loader used for precision, not
-// for work (an upper bound: other goroutines' work between two polls is in
-// it too).
+// Spent is the CPU time spent spinning: what the loader used for
+// precision, not for work. Each loop counts its own stretches between
+// yields, so other goroutines' work in between is not in it.
 func (s *spin) Spent() time.Duration {
 	if s == nil {
 		return 0
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.spent
+	return time.Duration(s.own.Load())
 }
 
 // timerFD is a one-shot CLOCK_MONOTONIC timerfd read through Go's

@@ -564,9 +564,7 @@ func (r *spinReader) Read(p []byte) (int, error) {
 // spent or the loader gets busy. ok is false when the caller should block.
 func (r *spinReader) poll(p []byte, s *spin) (n int, err error, ok bool) {
 	start := time.Now()
-	s.enter()
-	defer s.exit()
-	for {
+	for resumed := start; ; resumed = time.Now() {
 		var rerr error
 		cerr := r.c.raw.Read(func(fd uintptr) bool {
 			n, rerr = rawRead(fd, p)
@@ -582,7 +580,9 @@ func (r *spinReader) poll(p []byte, s *spin) (n int, err error, ok bool) {
 		case rerr != unix.EAGAIN && rerr != unix.EINTR:
 			return 0, rerr, true
 		}
-		if !s.keepReading(start, time.Now()) {
+		now := time.Now()
+		s.account(now.Sub(resumed))
+		if !s.keepReading(start, now) {
 			return 0, nil, false
 		}
 		runtime.Gosched()

@@ -18,6 +18,10 @@ type Observation struct {
 	// LoaderCPU is the loader's CPU use as a fraction of the CPU it may use
 	// (affinity capped by its cgroup quota).
 	LoaderCPU float64 `json:"loader_cpu"`
+	// LoaderWorkCPU is LoaderCPU less the loader's busy-waiting (its spin
+	// loops' own time, load.Step.SpinS): the share that did work, which the
+	// CPU guard reads. A loader that spins reads near 100 % while idle.
+	LoaderWorkCPU float64 `json:"loader_work_cpu"`
 	// TargetCPU is the target's CPU use as a fraction of its vCPU budget;
 	// negative when unknown (e.g. an in-process test server).
 	TargetCPU float64 `json:"target_cpu"`
@@ -117,11 +121,20 @@ func Judge(o Observation, c Criteria) Verdict {
 	return v
 }
 
+// workCPU is the loader's working CPU share; steps recorded before it was
+// measured have only the total.
+func (o Observation) workCPU() float64 {
+	if o.LoaderWorkCPU > 0 {
+		return o.LoaderWorkCPU
+	}
+	return o.LoaderCPU
+}
+
 // loaderLimit says why a failing step was the loader's, or "".
 func loaderLimit(o Observation, c Criteria, paced bool, slo float64) string {
 	switch {
-	case o.LoaderCPU >= c.LoaderGuard:
-		return fmt.Sprintf("loader CPU %.0f%% of its share", 100*o.LoaderCPU)
+	case o.workCPU() >= c.LoaderGuard:
+		return fmt.Sprintf("loader CPU %.0f%% of its share, busy-waiting aside", 100*o.workCPU())
 	case c.LoaderLatencyGuard > 0 && o.LoaderAdded != nil && o.LoaderAdded.P95 > c.LoaderLatencyGuard*slo:
 		return fmt.Sprintf("the loader itself added %.2f ms at p95 (sentinel), over %.0f%% of the SLO", o.LoaderAdded.P95, 100*c.LoaderLatencyGuard)
 	case !paced && o.TargetCPU >= 0 && o.TargetCPU < 0.5 && o.Step.Vegeta.P95 <= slo:

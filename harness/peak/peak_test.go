@@ -37,6 +37,13 @@ func agents(o Observation, cpu, addedP95, pace float64) Observation {
 	return o
 }
 
+// spinning gives o a loader whose CPU reads total, of which work did work
+// and the rest busy-waited.
+func spinning(o Observation, total, work float64) Observation {
+	o.LoaderCPU, o.LoaderWorkCPU = total, work
+	return o
+}
+
 func obs(offered, achieved, success, p95, vegetaP95, loader, target float64) Observation {
 	return Observation{Step: load.Step{Offered: offered, Achieved: achieved, Success: success,
 		Corrected: load.Latency{P95: p95}, Vegeta: load.Latency{P95: vegetaP95}}, LoaderCPU: loader, TargetCPU: target}
@@ -60,6 +67,9 @@ func TestJudge(t *testing.T) {
 		{"sentinel small: the target's", sentinel(obs(1000, 1000, 1, 80, 80, 0.3, 1), 0.2), false, false},
 		{"sentinel high on a passing step: still a pass", sentinel(obs(1000, 1000, 1, 20, 20, 0.3, 1), 15), true, false},
 		{"latency beyond the histogram", dropped(obs(1000, 1000, 1, 5, 5, 0.2, 0.5)), false, false},
+		// A busy-waiting loader reads near 100 %; the guard reads its work.
+		{"spinning loader, slow target", spinning(obs(1000, 1000, 1, 80, 80, 0, 1), 0.99, 0.3), false, false},
+		{"spinning loader out of work CPU", spinning(obs(1000, 900, 1, 300, 3, 0, 0.3), 0.99, 0.9), false, true},
 		// Several agents: the step is the loader's when any one of them is.
 		{"agents healthy, target slow", agents(obs(1000, 1000, 1, 80, 80, 0, 1), 0.3, 0.2, 1), false, false},
 		{"one agent out of CPU", agents(obs(1000, 990, 1, 80, 80, 0, 0.6), 0.95, 0.2, 1), false, true},

@@ -96,6 +96,9 @@ type Loader struct {
 	// busy-waits rather than sleeps, so that an idle CPU's wake-up delay is
 	// not counted as the target's latency (load.SpinPolicy); 0 never spins.
 	SpinBelow float64 `yaml:"spin_below_rps" json:"spin_below_rps"`
+	// SpinMaxInflight is how many requests may be out while the loader
+	// still busy-waits (load.SpinPolicy.MaxInflight); 0: the default, 2.
+	SpinMaxInflight int `yaml:"spin_max_inflight,omitempty" json:"spin_max_inflight,omitempty"`
 	// CapacityAddedP95 defines the loader's calibrated capacity: the
 	// highest rate at which it adds at most this much latency at p95.
 	CapacityAddedP95 Duration `yaml:"capacity_added_p95" json:"capacity_added_p95"`
