@@ -46,7 +46,7 @@ type Merged struct {
 	LoaderCPU     float64
 	LoaderWorkCPU float64
 	Added         *load.Latency
-	Agents    []Figures
+	Agents        []Figures
 }
 
 // Merge joins one step's reports, one per agent, into one step.
