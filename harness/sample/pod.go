@@ -17,6 +17,9 @@ import (
 	"time"
 )
 
+// DefaultNeighbourWait is how long a sidecar waits for its target to start.
+const DefaultNeighbourWait = 2 * time.Minute
+
 // Neighbour finds the one other container's processes in this process's
 // PID namespace, waiting up to wait for them to appear (a sidecar may start
 // before its target). The Source reads their CPU, RSS and PSS as the local

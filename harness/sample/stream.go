@@ -53,6 +53,9 @@ func ParseLine(b []byte) (l Line, ok bool, err error) {
 	return l, true, nil
 }
 
+// DefaultStreamEvery is a sidecar's interval, the local runtime's.
+const DefaultStreamEvery = 200 * time.Millisecond
+
 // Stream reads src every interval and writes a line per reading to w
 // until ctx ends (then it returns nil) or w fails.
 func Stream(ctx context.Context, src Source, every time.Duration, w io.Writer) error {

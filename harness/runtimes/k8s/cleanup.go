@@ -61,7 +61,9 @@ func kinds(cs kubernetes.Interface, ns string) []kind {
 	jobs := cs.BatchV1().Jobs(ns)
 	return []kind{
 		{"jobs", func(ctx context.Context, o metav1.ListOptions) ([]string, error) { return names(jobs.List(ctx, o)) }, jobs.Delete},
-		{"pods", func(ctx context.Context, o metav1.ListOptions) ([]string, error) { return names(core.Pods(ns).List(ctx, o)) }, core.Pods(ns).Delete},
+		{"pods", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+			return names(core.Pods(ns).List(ctx, o))
+		}, core.Pods(ns).Delete},
 		{"services", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
 			return names(core.Services(ns).List(ctx, o))
 		}, core.Services(ns).Delete},
@@ -71,7 +73,9 @@ func kinds(cs kubernetes.Interface, ns string) []kind {
 		{"rolebindings", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
 			return names(rbac.RoleBindings(ns).List(ctx, o))
 		}, rbac.RoleBindings(ns).Delete},
-		{"roles", func(ctx context.Context, o metav1.ListOptions) ([]string, error) { return names(rbac.Roles(ns).List(ctx, o)) }, rbac.Roles(ns).Delete},
+		{"roles", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+			return names(rbac.Roles(ns).List(ctx, o))
+		}, rbac.Roles(ns).Delete},
 		{"serviceaccounts", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
 			return names(core.ServiceAccounts(ns).List(ctx, o))
 		}, core.ServiceAccounts(ns).Delete},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -59,6 +60,7 @@ func WriteManifests(dir string, m Manifests) ([]string, error) {
 		}
 		paths = append(paths, path)
 	}
+	slices.Sort(paths)
 	return paths, nil
 }
 

@@ -48,7 +48,9 @@ type agentPod struct {
 const completionIndex = "batch.kubernetes.io/job-completion-index"
 
 // agentSelector selects the run's agent pods.
-func (r Run) agentSelector() string { return r.RunSelector() + "," + LabelComponent + "=" + ComponentAgent }
+func (r Run) agentSelector() string {
+	return r.RunSelector() + "," + LabelComponent + "=" + ComponentAgent
+}
 
 // loaderSelector selects everything of the run's loader.
 func (r Run) loaderSelector() string {

@@ -57,7 +57,10 @@ func TestTargetPodIsGuaranteedWithItsSamplerAndIsSampledFromItsLog(t *testing.T)
 	w := c.logs.writer(run.TargetName("chi"), ContainerSampler)
 	for i, cpu := range []float64{1, 3} {
 		_ = sample.WriteLine(w, sample.Line{AtNS: int64(i+1) * int64(time.Second), CPUSeconds: cpu, RSSBytes: 50 << 20})
-		waitFor(t, "a sample line", func() bool { r, err := inst.Usage().Read(context.Background()); return err == nil && (i == 0 || r.Interval > 0) })
+		waitFor(t, "a sample line", func() bool {
+			r, err := inst.Usage().Read(context.Background())
+			return err == nil && (i == 0 || r.Interval > 0)
+		})
 	}
 
 	if err := inst.Stop(context.Background()); err != nil {

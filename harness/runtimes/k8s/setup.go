@@ -3,6 +3,8 @@ package k8s
 import (
 	"fmt"
 
+	"github.com/benchharness/harness/harness/cpuset"
+	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/scenario"
 	"github.com/benchharness/harness/harness/targets"
 )
@@ -68,4 +70,23 @@ func DryRun(s Setup, dir string) (paths []string, sizing string, err error) {
 	sizing = fmt.Sprintf("%d agents of %d CPUs: highest rate %.0f req/s at %.0f req/s per loader core (%s)",
 		run.Agents, run.AgentCPUs, HighestRate(s.Profile, vcpus), perCore, from)
 	return paths, sizing, nil
+}
+
+// CapacityPerCore is the loader's calibrated capacity per loader core
+// from a run's results (results/<run>): its calibration's capacity over
+// the CPUs the loader had.
+func CapacityPerCore(runDir string) (float64, error) {
+	run, err := results.Read(runDir)
+	if err != nil {
+		return 0, fmt.Errorf("calibration: %w", err)
+	}
+	man := run.Manifest
+	if man == nil || man.Calibration == nil || man.Calibration.Capacity <= 0 {
+		return 0, fmt.Errorf("calibration: %s has no loader calibration with a capacity", runDir)
+	}
+	cpus, err := cpuset.ParseList(man.LoaderCPUs)
+	if err != nil || len(cpus) == 0 {
+		return 0, fmt.Errorf("calibration: %s: loader_cpus %q: not a CPU list", runDir, man.LoaderCPUs)
+	}
+	return man.Calibration.Capacity / float64(len(cpus)), nil
 }
