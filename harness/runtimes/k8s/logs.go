@@ -41,7 +41,7 @@ type reportStream struct {
 
 	mu   sync.Mutex
 	tail []string
-	err  error
+	err  error // why reading the log stopped, if not its end
 }
 
 const tailLines = 10
@@ -84,8 +84,12 @@ func (s *reportStream) keep(line string) {
 func (s *reportStream) logTail() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.tail) == 0 {
-		return ""
+	msg := ""
+	if s.err != nil {
+		msg = "; reading its log failed: " + s.err.Error()
 	}
-	return "; its log ends: " + strings.Join(s.tail, " | ")
+	if len(s.tail) == 0 {
+		return msg
+	}
+	return msg + "; its log ends: " + strings.Join(s.tail, " | ")
 }
