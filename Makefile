@@ -14,6 +14,8 @@
 # make calibrate                  measure the loader against an instant reference server
 # make loader-bench               the loader beside wrk against the same reference server
 # make crosscheck                 measure chi and axum with the harness and with oha; exit 1 if they disagree
+# make k8s-manifests PROFILE=article-k8s [TARGETS=chi] [K8S_OUT=dir]
+#                                 RUNTIME=k8s's dry run: the manifests it would apply (docs/kubernetes.md)
 GO       ?= go
 TARGETS  ?=
 PROFILE  ?= quick
@@ -50,7 +52,7 @@ ifneq ($(REPEAT),)
 BENCH_FLAGS += -repeat $(REPEAT)
 endif
 
-.PHONY: bench test verify setup targets clean $(HARNESS) docker-up docker-down docker-base docker-clean calibrate loader-bench
+.PHONY: bench test verify setup targets clean $(HARNESS) docker-up docker-down docker-base docker-clean calibrate loader-bench k8s-manifests
 
 # RUNTIME=docker starts a Docker engine first when none answers (and
 # leaves it running; make docker-down stops the one it started).
@@ -73,6 +75,11 @@ loader-bench: $(HARNESS)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } \
 		|| { echo "loader-bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
 	$(HARNESS) loader-bench -profile $(PROFILE)
+
+# K8S_OUT is where the dry run writes loader.yaml and target-<name>.yaml.
+K8S_OUT ?= k8s-manifests
+k8s-manifests: $(HARNESS)
+	$(HARNESS) bench -runtime k8s -dry-run -out $(K8S_OUT) -profile $(PROFILE) $(if $(TARGETS),-targets $(TARGETS))
 
 setup: $(HARNESS)
 	$(HARNESS) setup

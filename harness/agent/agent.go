@@ -51,7 +51,8 @@ func (a *runner) close() {
 // step runs one command: the attack and, beside it from the same instant,
 // the sentinel stream, with the process's CPU read around both.
 func (a *runner) step(ctx context.Context, cmd Command) Report {
-	r := Report{Agent: a.index, Seq: cmd.Seq, Host: a.host, PID: a.pid, Rate: cmd.Rate, StartAt: cmd.StartAt, Offset: cmd.Offset, CPUs: a.cpus}
+	r := Report{Agent: a.index, Seq: cmd.Seq, Host: a.host, PID: a.pid, Rate: cmd.Rate, StartAt: cmd.StartAt,
+		Offset: time.Duration(a.index) * cmd.Stagger, CPUs: a.cpus}
 	if err := validate(cmd); err != nil {
 		r.Error = err.Error()
 		return r
@@ -62,7 +63,7 @@ func (a *runner) step(ctx context.Context, cmd Command) Report {
 		return r
 	}
 	cfg := load.ProfileConfig(cmd.Loader, cmd.Rate, cmd.Duration.D())
-	cfg.StartAt = cmd.StartAt.Add(cmd.Offset)
+	cfg.StartAt = cmd.StartAt.Add(r.Offset)
 	c0 := processCPU()
 	st, err := load.Attack(ctx, load.NewMix(cmd.URL, cmd.Scenario), cfg)
 	r.CPUSeconds = (processCPU() - c0).Seconds()

@@ -20,7 +20,7 @@ import (
 // The test binary is also the agent: Local starts `<exe> agent …`.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && (os.Args[1] == "agent" || os.Args[1] == "refserver") {
-		serve := func() error { return agent.Serve(context.Background(), os.Args[2:], os.Stdin, os.Stdout) }
+		serve := func() error { return agent.Serve(context.Background(), os.Args[2:], os.Stdin, os.Stdout, nil) }
 		if os.Args[1] == "refserver" {
 			serve = func() error { return calibrate.ServeCommand(context.Background(), os.Args[2:], os.Stdout) }
 		}

@@ -24,10 +24,10 @@ type Command struct {
 	// Rate is this agent's share of the step, in req/s, for Duration.
 	Rate     float64           `json:"rate"`
 	Duration scenario.Duration `json:"duration"`
-	// StartAt is the instant every agent of the step starts at, each
-	// Offset after it (Split).
+	// StartAt is the instant the step starts at; agent i starts i ×
+	// Stagger after it (Split), so every agent can be sent the same command.
 	StartAt time.Time     `json:"start_at"`
-	Offset  time.Duration `json:"offset_ns"`
+	Stagger time.Duration `json:"stagger_ns"`
 	// Loader is this agent's share of the loader settings (Split).
 	Loader scenario.Loader `json:"loader"`
 	// Sentinel measures the latency the agent adds (load.Sentinel).
@@ -35,17 +35,17 @@ type Command struct {
 }
 
 // Split divides a step among n agents: each offers rate/n with its share of
-// the workers and connections (rounded up, at least one each). Agent i
-// starts i/rate after the others' instant, so that their hits interleave
-// into the one constant-rate stream a single loader would send, rather
-// than leaving n at a time.
+// the workers and connections (rounded up, at least one each). The shares
+// are the same command: agent i starts i/rate after the shared instant
+// (Stagger), so that their hits interleave into the one constant-rate
+// stream a single loader would send, rather than leaving n at a time.
 func Split(c Command, n int) []Command {
 	share := func(v int) int { return max(1, int(math.Ceil(float64(v)/float64(n)))) }
 	out := make([]Command, n)
 	for i := range out {
 		out[i] = c
 		out[i].Rate = c.Rate / float64(n)
-		out[i].Offset = time.Duration(float64(i) * float64(time.Second) / c.Rate)
+		out[i].Stagger = time.Duration(float64(time.Second) / c.Rate)
 		out[i].Loader.Workers = share(c.Loader.Workers)
 		out[i].Loader.MaxWorkers = share(c.Loader.MaxWorkers)
 		out[i].Loader.Connections = share(c.Loader.Connections)

@@ -26,7 +26,7 @@ import (
 func TestMain(m *testing.M) {
 	// The test binary is also the harness binary's loader agent.
 	if len(os.Args) > 1 && os.Args[1] == "agent" {
-		if err := agent.Serve(context.Background(), os.Args[2:], os.Stdin, os.Stdout); err != nil {
+		if err := agent.Serve(context.Background(), os.Args[2:], os.Stdin, os.Stdout, nil); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

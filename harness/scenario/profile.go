@@ -44,6 +44,29 @@ type Profile struct {
 	Loader Loader `yaml:"loader" json:"loader"`
 	// Database sizes a scenario's database (scenario database:).
 	Database Database `yaml:"database" json:"database"`
+	// Kubernetes sizes the loader agents of a run on a cluster
+	// (-runtime k8s); other runtimes ignore it.
+	Kubernetes Kubernetes `yaml:"kubernetes" json:"kubernetes,omitzero"`
+
+	// File is the profile's path, for errors about its fields.
+	File string `yaml:"-" json:"-"`
+}
+
+// Kubernetes is how a cluster run sizes its loader agents: the number of
+// agents comes from the loader's calibrated capacity per core (or
+// CapacityPerCore when no calibration is at hand) and the profile's
+// highest rate (runtimes/k8s.Agents).
+type Kubernetes struct {
+	// AgentCPUs is each agent pod's whole CPUs (requests = limits).
+	AgentCPUs int `yaml:"agent_cpus" json:"agent_cpus"`
+	// AgentMemoryMB is each agent pod's memory (requests = limits).
+	AgentMemoryMB int `yaml:"agent_memory_mb" json:"agent_memory_mb"`
+	// CapacityPerCore is the loader's capacity per core (req/s) to size
+	// the agents by when no calibration is given.
+	CapacityPerCore float64 `yaml:"capacity_per_core_rps" json:"capacity_per_core_rps"`
+	// TargetMemoryMB is the target container's memory when the profile
+	// sets no memory_limit_mb: a Guaranteed pod needs one.
+	TargetMemoryMB int `yaml:"target_memory_mb" json:"target_memory_mb"`
 }
 
 // Database is the PostgreSQL a database scenario runs, on the target's
@@ -146,11 +169,13 @@ func LoadProfile(dir, name string) (*Profile, error) {
 			LoaderLatencyGuard: 0.1},
 		Loader: Loader{Workers: 16, MaxWorkers: 512, Connections: 512, Timeout: Duration(5 * time.Second), SpinBelow: 2500,
 			CapacityAddedP95: Duration(200 * time.Microsecond)},
-		Database: Database{Pool: 16},
+		Database:   Database{Pool: 16},
+		Kubernetes: Kubernetes{AgentCPUs: 4, AgentMemoryMB: 1024, CapacityPerCore: 20000, TargetMemoryMB: 2048},
 	}
 	if err := decodeFile(path, &p); err != nil {
 		return nil, err
 	}
+	p.File = path
 	if err := p.validate(path); err != nil {
 		return nil, err
 	}
@@ -220,6 +245,14 @@ func (p *Profile) validate(path string) error {
 		return fe("loader.spin_below_rps", "must not be negative (0 never spins)")
 	case p.Search.LoaderLatencyGuard < 0 || p.Search.LoaderLatencyGuard >= 1:
 		return fe("search.loader_latency_guard", "must be in [0,1), got %g", p.Search.LoaderLatencyGuard)
+	case p.Kubernetes.AgentCPUs < 1:
+		return fe("kubernetes.agent_cpus", "must be a whole number of CPUs, at least 1, got %d", p.Kubernetes.AgentCPUs)
+	case p.Kubernetes.AgentMemoryMB < 64:
+		return fe("kubernetes.agent_memory_mb", "must be at least 64, got %d", p.Kubernetes.AgentMemoryMB)
+	case p.Kubernetes.CapacityPerCore <= 0:
+		return fe("kubernetes.capacity_per_core_rps", "must be positive, got %g", p.Kubernetes.CapacityPerCore)
+	case p.Kubernetes.TargetMemoryMB < 64:
+		return fe("kubernetes.target_memory_mb", "must be at least 64, got %d", p.Kubernetes.TargetMemoryMB)
 	}
 	return nil
 }

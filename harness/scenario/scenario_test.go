@@ -10,7 +10,7 @@ import (
 
 func TestShippedFilesLoad(t *testing.T) {
 	dir := filepath.Join("..", "..", "scenarios")
-	for _, name := range []string{"quick", "article"} {
+	for _, name := range []string{"quick", "article", "article-k8s"} {
 		p, err := LoadProfile(dir, name)
 		if err != nil {
 			t.Fatal(err)

@@ -39,7 +39,8 @@ commands:
   calibrate  measure the loader against an instant reference server (what every bench does first)
   loader-bench  the loader beside wrk against the same instant reference server
   refserver  an instant HTTP server for calibrating the loader (used by calibrate)
-  agent      one loader agent, driven by a coordinator over stdin/stdout (used by bench -loaders N)
+  agent      one loader agent, driven by a coordinator over stdin/stdout or a ConfigMap (used by bench -loaders N, RUNTIME=k8s)
+  sampler    the target's CPU and memory as lines, from beside it in its pod (the k8s runtime's sidecar)
   crosscheck measure targets with the harness and with oha (an independent loader); exit 1 if they disagree
 `
 
@@ -76,6 +77,8 @@ func main() {
 		err = refserverCmd(ctx, os.Args[2:])
 	case "agent":
 		err = agentCmd(ctx, os.Args[2:])
+	case "sampler":
+		err = samplerCmd(ctx, os.Args[2:])
 	case "crosscheck":
 		err = crosscheckCmd(ctx, os.Args[2:])
 	case "-h", "--help", "help":
@@ -97,7 +100,10 @@ func benchCmd(ctx context.Context, args []string) error {
 	profile := fs.String("profile", "quick", "profile in scenarios/profiles/")
 	scen := fs.String("scenario", "", "request mix in scenarios/ (default: the profile's)")
 	dur := fs.Duration("duration", 0, "override step and fixed-run duration (e.g. 5s)")
-	rt := fs.String("runtime", "local", "runtime: local (processes) or docker (containers)")
+	rt := fs.String("runtime", "local", "runtime: local (processes), docker (containers) or k8s (a cluster, docs/kubernetes.md)")
+	dryRun := fs.Bool("dry-run", false, "with -runtime k8s: write the manifests the run would apply to -out; contact no cluster or registry")
+	manifests := fs.String("out", "", "with -dry-run: the directory for the manifests")
+	calib := fs.String("calibration", "", "with -runtime k8s: a run directory (results/<run>) whose loader calibration sizes the agents")
 	install := fs.Bool("install-missing", false, "install missing Debian toolchain packages (root only)")
 	out := fs.String("results", "", "results directory (default: <root>/results)")
 	repeat := fs.Int("repeat", 1, "measure each target this many times (fixed run + peak search); figures are medians")
@@ -120,6 +126,13 @@ func benchCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	runID := time.Now().UTC().Format("20060102-150405") + "-" + p.Name
+	if *rt == "k8s" {
+		return k8sBench(p, s, sel, runID, *dryRun, *manifests, *calib)
+	}
+	if *dryRun {
+		return fmt.Errorf("-dry-run is for -runtime k8s, not %s", *rt)
+	}
 	var runt runtimes.Runtime
 	switch *rt {
 	case "local":
@@ -127,7 +140,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	case "docker":
 		runt = &runtimes.Docker{InstallMissing: *install, Log: os.Stderr}
 	default:
-		return fmt.Errorf("unknown runtime %q (have: local, docker)", *rt)
+		return fmt.Errorf("unknown runtime %q (have: local, docker, k8s)", *rt)
 	}
 	if *out == "" {
 		*out = filepath.Join(*root, "results")
@@ -138,7 +151,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	run, dir, err := bench.Run(ctx, bench.Options{
 		Targets: sel, Profile: p, Scenario: s, Reference: ref, Runtime: runt, ResultsDir: *out,
-		RunID: time.Now().UTC().Format("20060102-150405") + "-" + p.Name, Command: os.Args, Progress: bench.NewProgress(os.Stderr),
+		RunID: runID, Command: os.Args, Progress: bench.NewProgress(os.Stderr),
 		Repeat: *repeat, Calibrate: *calibrate, HarnessExe: exe, Loaders: nLoaders,
 	})
 	if dir != "" {
