@@ -37,6 +37,9 @@ func LoadersFor(n int, cpus []int) int {
 // them: local processes of the harness binary, each pinned to its share of
 // the loader CPUs. Nil when the loader is this process.
 func startFleet(ctx context.Context, o Options, plan cpuset.Plan, logDir string) (Fleet, error) {
+	if o.Fleet != nil {
+		return o.Fleet, nil
+	}
 	n := LoadersFor(o.Loaders, plan.LoaderCPUs)
 	if n <= 0 {
 		return nil, nil

@@ -2,12 +2,18 @@ package bench
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/scenario"
@@ -88,5 +94,77 @@ func TestInterruptWithAgentsLeavesNoAgent(t *testing.T) {
 		if alive(a.PID) {
 			t.Errorf("agent %d (pid %d) survived the interrupt", a.Agent, a.PID)
 		}
+	}
+}
+
+// harnessSide gives each instance a LocalURL, as a cluster's does: a proxy
+// to it that counts what goes through it.
+type harnessSide struct {
+	*runtimes.Local
+	t     *testing.T
+	calls *atomic.Int64
+}
+
+type forwarded struct {
+	runtimes.Instance
+	local string
+}
+
+func (f forwarded) LocalURL() string { return f.local }
+
+func (r harnessSide) Start(ctx context.Context, m *targets.Manifest, spec runtimes.Spec) (runtimes.Instance, error) {
+	inst, err := r.Local.Start(ctx, m, spec)
+	if err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(inst.URL())
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.calls.Add(1)
+		proxy.ServeHTTP(w, req)
+	}))
+	r.t.Cleanup(srv.Close)
+	return forwarded{inst, srv.URL}, nil
+}
+
+// A cluster run's hooks, without a cluster: a plan given rather than sized
+// to this machine, a loader started by the caller, a capacity from
+// elsewhere, and the contract checked through the instance's LocalURL while
+// the load goes to its URL.
+func TestRunWithGivenPlanFleetAndLocalURL(t *testing.T) {
+	root := t.TempDir()
+	writeTarget(t, root, "good", "", nil)
+	all, err := targets.Discover(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpus, err := cpuset.Given()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, err := StartAgents(context.Background(), os.Args[0], cpus, 1, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	run, _, err := Run(context.Background(), Options{Targets: all, Profile: tinyProfile(), Scenario: apiScenario(t),
+		Runtime: harnessSide{&runtimes.Local{}, t, &calls}, ResultsDir: t.TempDir(), RunID: "given-" + strconv.Itoa(os.Getpid()),
+		Progress: testProgress(t), Plan: &cpuset.Plan{Budget: 1, TargetCPUs: cpus}, Fleet: fleet,
+		Capacity: 1234, CapacitySource: "a test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, man := run.Targets[0], run.Manifest
+	if good.Status != "ok" || good.Verify == nil || !good.Verify.OK() {
+		t.Fatalf("good: %s %s", good.Status, good.Reason)
+	}
+	if calls.Load() < int64(len(good.Verify.Checks)) {
+		t.Errorf("%d requests through the local URL for %d contract checks", calls.Load(), len(good.Verify.Checks))
+	}
+	if man.LoaderCPUs != "" || man.LoaderCapacity() != 1234 || man.AssumedCapacitySource != "a test" || len(man.Agents) != 1 {
+		t.Errorf("manifest: loader CPUs %q, capacity %.0f from %q, %d agents", man.LoaderCPUs, man.LoaderCapacity(), man.AssumedCapacitySource, len(man.Agents))
+	}
+	if good.Peak.Bound == peak.BoundTarget && good.Peak.Peak > 1234 {
+		t.Errorf("peak %.0f labelled the target's, above the given capacity", good.Peak.Peak)
 	}
 }

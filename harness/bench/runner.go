@@ -46,6 +46,17 @@ type Options struct {
 	// binary whose `refserver` command serves it on the target's CPUs.
 	Calibrate  bool
 	HarnessExe string
+	// Plan, if set, is the CPU split to use instead of sizing the profile
+	// to this machine (PlanFor): a cluster's target runs elsewhere, and the
+	// loader is its agents (no LoaderCPUs: this process is not pinned).
+	Plan *cpuset.Plan
+	// Fleet, if set, is the loader: agents started by the caller (a
+	// cluster's Job); Run records and closes it. It overrides Loaders.
+	Fleet Fleet
+	// Capacity, with Calibrate off, is the loader's capacity (req/s) the
+	// caller knows from elsewhere, CapacitySource says where; 0: none.
+	Capacity       float64
+	CapacitySource string
 	// Loaders is how many agent processes (package agent) make the loader,
 	// each pinned to its share of the loader CPUs (agent.Groups); 0 keeps
 	// the loader in this process; AutoLoaders picks (LoadersFor).
@@ -75,6 +86,9 @@ func PlanFor(p *scenario.Profile) (cpuset.Plan, error) {
 // Run measures every target and writes results/<run-id>/. It returns the
 // run directory; a cancelled ctx ends it early with what was measured.
 func Run(ctx context.Context, o Options) (*results.Run, string, error) {
+	if o.Plan != nil {
+		return runWithPlan(ctx, o, *o.Plan)
+	}
 	plan, err := PlanFor(o.Profile)
 	if err != nil {
 		return nil, "", err
@@ -85,8 +99,10 @@ func Run(ctx context.Context, o Options) (*results.Run, string, error) {
 // runWithPlan is Run with the CPU split decided: sized from the profile, or
 // an external server's CPUs, which are whatever it was started on.
 func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run, string, error) {
-	if err := PinLoader(plan); err != nil {
-		return nil, "", err
+	if len(plan.LoaderCPUs) > 0 {
+		if err := PinLoader(plan); err != nil {
+			return nil, "", err
+		}
 	}
 
 	dir := filepath.Join(o.ResultsDir, o.RunID)
@@ -107,6 +123,9 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 	if fleet != nil {
 		defer fleet.Close()
 		defer recordAgents(man, fleet, run)
+	}
+	if !o.Calibrate && o.Capacity > 0 {
+		man.AssumedCapacity, man.AssumedCapacitySource = o.Capacity, o.CapacitySource
 	}
 	if o.Calibrate {
 		calibrateLoader(ctx, o, plan, man, fleet)
@@ -367,7 +386,7 @@ func (r *targetRun) start(ctx context.Context) (context.Context, func(func(strin
 
 // verify checks the target against the contract before any load.
 func (r *targetRun) verify(ctx context.Context) error {
-	rep := verify.TargetWith(ctx, r.inst.URL(), verify.Options{Database: r.db != nil})
+	rep := verify.TargetWith(ctx, runtimes.HarnessURL(r.inst), verify.Options{Database: r.db != nil})
 	r.t.Verify = &rep
 	if !rep.OK() {
 		return errors.New(rep.Problems())
@@ -511,7 +530,7 @@ func (r *targetRun) measure(ctx context.Context) (*results.Fixed, *peak.Result, 
 // fixed is the fixed-rate run, with the runtime's own GC figures for it
 // where the target reports them.
 func (r *targetRun) fixed(ctx context.Context) (*results.Fixed, error) {
-	gc := newGCWindow(r.inst.URL())
+	gc := newGCWindow(runtimes.HarnessURL(r.inst))
 	gcErr := gc.reset(ctx)
 	obs, ts, err := r.step(ctx, "fixed", r.fixedRate(), r.o.Profile.FixedDuration.D())
 	if err != nil {

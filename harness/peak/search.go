@@ -131,7 +131,7 @@ func Search(ctx context.Context, cfg Config, probe Probe) (Result, error) {
 			res.Note = fmt.Sprintf("the loader was at %.0f%% of its CPU at the peak", 100*loLoader)
 		case cfg.Criteria.Capacity > 0 && lo > cfg.Criteria.Capacity:
 			res.Bound = BoundLoader
-			res.Note = fmt.Sprintf("%.0f req/s is above the loader's calibrated capacity of %.0f req/s: not the target's figure", lo, cfg.Criteria.Capacity)
+			res.Note = fmt.Sprintf("%.0f req/s is above the loader's capacity of %.0f req/s (its calibration's, or the one the run assumed): not the target's figure", lo, cfg.Criteria.Capacity)
 		default:
 			res.Bound = BoundTarget
 			res.Note = fmt.Sprintf("%.0f req/s failed: %s", hi, hiVerdict.Reason)

@@ -220,6 +220,11 @@ func writeInstrument(b *strings.Builder, m *Manifest) {
 	writeAgents(b, m.Agents)
 	c := m.Calibration
 	if c == nil {
+		if m.AssumedCapacity > 0 {
+			fmt.Fprintf(b, "**The loader was not calibrated in this run.** Peaks are capped by a capacity of %.0f req/s taken from %s, not measured here.\n\n",
+				m.AssumedCapacity, m.AssumedCapacitySource)
+			return
+		}
 		if m.CalibrationError != "" {
 			fmt.Fprintf(b, "**The loader's calibration failed (%s): peaks are not capped by a measured loader capacity.**\n\n", m.CalibrationError)
 		} else {

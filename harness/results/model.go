@@ -56,6 +56,11 @@ type Manifest struct {
 	Calibration *calibrate.Result `json:"calibration,omitempty"`
 	// CalibrationError says why a calibration that was asked for failed.
 	CalibrationError string `json:"calibration_error,omitempty"`
+	// AssumedCapacity is a loader capacity not measured in this run (a
+	// cluster's agents, sized from an earlier calibration or the profile),
+	// and AssumedCapacitySource says where it comes from; 0 when none.
+	AssumedCapacity       float64 `json:"loader_capacity_assumed_rps,omitempty"`
+	AssumedCapacitySource string  `json:"loader_capacity_assumed_from,omitempty"`
 	// Database is the scenario's database, when it has one.
 	Database *DatabaseInfo `json:"database,omitempty"`
 	// Agents are the loader's agents when it ran as several (make bench
@@ -135,12 +140,17 @@ type DatabaseInfo struct {
 	SeedSeconds float64 `json:"seed_seconds"`
 }
 
-// LoaderCapacity is the calibrated capacity, 0 when there is none.
+// LoaderCapacity is the calibrated capacity, else an assumed one, 0 when
+// there is none.
 func (m *Manifest) LoaderCapacity() float64 {
-	if m == nil || m.Calibration == nil {
+	switch {
+	case m == nil:
 		return 0
+	case m.Calibration != nil:
+		return m.Calibration.Capacity
+	default:
+		return m.AssumedCapacity
 	}
-	return m.Calibration.Capacity
 }
 
 // Fixed is the fixed-rate run: the article's "serving 10K req/s" figures.

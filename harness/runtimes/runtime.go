@@ -41,6 +41,17 @@ type Instance interface {
 	Stop(ctx context.Context) error
 }
 
+// HarnessURL is where the harness itself reaches inst for what it asks a
+// target directly (the contract check, the GC figures): inst's URL, or,
+// for an instance whose URL is only reachable by the loader inside a
+// cluster, the local URL it offers.
+func HarnessURL(inst Instance) string {
+	if l, ok := inst.(interface{ LocalURL() string }); ok {
+		return l.LocalURL()
+	}
+	return inst.URL()
+}
+
 // Unpinned reports whether inst runs without the CPU budget it was meant
 // to get (a fractional budget with no cgroup to enforce it): figures divided
 // by that budget are then per vCPU of nothing. Only the local runtime can

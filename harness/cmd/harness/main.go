@@ -127,20 +127,8 @@ func benchCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	runID := time.Now().UTC().Format("20060102-150405") + "-" + p.Name
-	if *rt == "k8s" {
-		return k8sBench(p, s, sel, runID, *dryRun, *manifests, *calib)
-	}
-	if *dryRun {
+	if *dryRun && *rt != "k8s" {
 		return fmt.Errorf("-dry-run is for -runtime k8s, not %s", *rt)
-	}
-	var runt runtimes.Runtime
-	switch *rt {
-	case "local":
-		runt = &runtimes.Local{InstallMissing: *install, Log: os.Stderr}
-	case "docker":
-		runt = &runtimes.Docker{InstallMissing: *install, Log: os.Stderr}
-	default:
-		return fmt.Errorf("unknown runtime %q (have: local, docker, k8s)", *rt)
 	}
 	if *out == "" {
 		*out = filepath.Join(*root, "results")
@@ -149,11 +137,33 @@ func benchCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("find the harness binary (the calibration's reference server): %w", err)
 	}
-	run, dir, err := bench.Run(ctx, bench.Options{
-		Targets: sel, Profile: p, Scenario: s, Reference: ref, Runtime: runt, ResultsDir: *out,
+	opts := bench.Options{
+		Targets: sel, Profile: p, Scenario: s, Reference: ref, ResultsDir: *out,
 		RunID: runID, Command: os.Args, Progress: bench.NewProgress(os.Stderr),
 		Repeat: *repeat, Calibrate: *calibrate, HarnessExe: exe, Loaders: nLoaders,
-	})
+	}
+	switch *rt {
+	case "local":
+		opts.Runtime = &runtimes.Local{InstallMissing: *install, Log: os.Stderr}
+	case "docker":
+		opts.Runtime = &runtimes.Docker{InstallMissing: *install, Log: os.Stderr}
+	case "k8s":
+		setup, err := k8sSetup(p, s, sel, runID, *calib)
+		if err != nil {
+			return err
+		}
+		if *dryRun {
+			return k8sDryRun(setup, *manifests)
+		}
+		closeCluster, err := k8sCluster(ctx, setup, &opts)
+		if err != nil {
+			return err
+		}
+		defer closeCluster()
+	default:
+		return fmt.Errorf("unknown runtime %q (have: local, docker, k8s)", *rt)
+	}
+	run, dir, err := bench.Run(ctx, opts)
 	if dir != "" {
 		if md, rerr := os.ReadFile(filepath.Join(dir, "summary.md")); rerr == nil {
 			fmt.Println()

@@ -9,14 +9,15 @@ import (
 )
 
 // NewClient connects as kubectl does: KUBECONFIG (or ~/.kube/config) and
-// its current context.
-func NewClient() (kubernetes.Interface, error) {
+// its current context. The config is returned too, for port-forwards.
+func NewClient() (kubernetes.Interface, *rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes: load KUBECONFIG: %w", err)
+		return nil, nil, fmt.Errorf("kubernetes: load KUBECONFIG: %w", err)
 	}
-	return newClient(cfg)
+	cs, err := newClient(cfg)
+	return cs, cfg, err
 }
 
 // InClusterClient connects with the pod's service account (an agent).

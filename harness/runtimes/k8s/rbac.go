@@ -14,6 +14,7 @@ import (
 var HarnessRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create", "get", "list", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+	{APIGroups: []string{""}, Resources: []string{"pods/portforward"}, Verbs: []string{"create"}},
 	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"create", "list", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "update", "list", "delete", "get", "watch"}},
 	{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"create", "list", "delete"}},
@@ -23,6 +24,11 @@ var HarnessRules = []rbacv1.PolicyRule{
 
 // grantedOnly are HarnessRules' verbs held only to be granted to the agents.
 var grantedOnly = map[string][]string{"configmaps": AgentVerbs}
+
+// streamedOnly are HarnessRules' verbs used over a streaming connection (the
+// port-forward the harness checks the target through, APIForwarder), which
+// a fake clientset does not record.
+var streamedOnly = map[string][]string{"pods/portforward": {"create"}}
 
 // HarnessRole is the Role a user needs to run the harness in namespace.
 func HarnessRole(namespace string) *rbacv1.Role {

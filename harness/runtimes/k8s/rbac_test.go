@@ -37,13 +37,13 @@ func verbsUsed(actions []k8stesting.Action) map[string][]string {
 }
 
 // rulesVerbs maps resource to verbs of rules, without what is held only
-// to be granted.
+// to be granted or used over a stream (neither is a recorded action).
 func rulesVerbs(rules []rbacv1.PolicyRule, withoutGranted bool) map[string][]string {
 	out := map[string][]string{}
 	for _, r := range rules {
 		for _, res := range r.Resources {
 			for _, v := range r.Verbs {
-				if withoutGranted && slices.Contains(grantedOnly[res], v) {
+				if withoutGranted && (slices.Contains(grantedOnly[res], v) || slices.Contains(streamedOnly[res], v)) {
 					continue
 				}
 				out[res] = append(out[res], v)

@@ -30,6 +30,9 @@ type Runtime struct {
 	Images *Images
 	// Poll is how often the target pod's state is read.
 	Poll time.Duration
+	// Forward, if set, gives the harness its own way to each target
+	// (Instance.LocalURL); nil leaves it the in-cluster URL.
+	Forward Forwarder
 
 	mu     sync.Mutex
 	images map[string]string
@@ -84,6 +87,11 @@ func (r *Runtime) Start(ctx context.Context, m *targets.Manifest, spec runtimes.
 	if err := inst.startSampling(ctx); err != nil {
 		return nil, errors.Join(err, inst.Stop(ctx))
 	}
+	if r.Forward != nil {
+		if inst.local, inst.stopForward, err = r.Forward.Forward(ctx, r.Run.Namespace, inst.name, TargetPort); err != nil {
+			return nil, errors.Join(fmt.Errorf("start %s: %w", m.Name, err), inst.Stop(ctx))
+		}
+	}
 	inst.pinning = fmt.Sprintf("k8s pod %s/%s on node %s, Guaranteed QoS cpu=%d memory=%dMi (exclusive cores where the kubelet's CPU manager is static), image %s, sampled by its sidecar",
 		r.Run.Namespace, inst.name, pod.Spec.NodeName, t.VCPUs, t.MemoryBytes>>20, t.Image)
 	go inst.watch()
@@ -113,7 +121,11 @@ type instance struct {
 	pinning string
 
 	stopLogs context.CancelFunc
-	done     chan struct{}
+	// local is the harness's own URL of the target (a port-forward), and
+	// stopForward ends it; empty when there is none.
+	local       string
+	stopForward func()
+	done        chan struct{}
 	err      error
 	stopOnce sync.Once
 	stopErr  error
@@ -121,6 +133,16 @@ type instance struct {
 }
 
 func (i *instance) URL() string           { return i.rt.Run.TargetURL(i.t.Name) }
+
+// LocalURL is where the harness, outside the cluster, reaches the target:
+// its port-forward, or the in-cluster URL when there is none.
+func (i *instance) LocalURL() string {
+	if i.local != "" {
+		return i.local
+	}
+	return i.URL()
+}
+
 func (i *instance) Usage() sample.Source  { return i.usage }
 func (i *instance) Done() <-chan struct{} { return i.done }
 func (i *instance) Err() error            { return i.err }
@@ -203,6 +225,9 @@ func (i *instance) Stop(ctx context.Context) error {
 		close(i.quit)
 		if i.stopLogs != nil {
 			i.stopLogs()
+		}
+		if i.stopForward != nil {
+			i.stopForward()
 		}
 		sel := fmt.Sprintf("%s,%s=%s,%s=%s", i.rt.Run.RunSelector(), LabelComponent, ComponentTarget, LabelTarget, labelValue(i.t.Name))
 		i.stopErr = Cleanup(ctx, i.rt.Client, i.rt.Run.Namespace, sel)
