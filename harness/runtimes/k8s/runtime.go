@@ -126,13 +126,13 @@ type instance struct {
 	local       string
 	stopForward func()
 	done        chan struct{}
-	err      error
-	stopOnce sync.Once
-	stopErr  error
-	quit     chan struct{}
+	err         error
+	stopOnce    sync.Once
+	stopErr     error
+	quit        chan struct{}
 }
 
-func (i *instance) URL() string           { return i.rt.Run.TargetURL(i.t.Name) }
+func (i *instance) URL() string { return i.rt.Run.TargetURL(i.t.Name) }
 
 // LocalURL is where the harness, outside the cluster, reaches the target:
 // its port-forward, or the in-cluster URL when there is none.
