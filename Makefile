@@ -40,8 +40,8 @@ ifeq ($(CALIBRATE),0)
 BENCH_FLAGS += -calibrate=false
 endif
 # LOADERS=N runs the loader as N agent processes on the loader CPUs; 0 keeps it
-# in the harness's process; the default (auto) is one per loader CPU when there
-# are several.
+# in the harness's process; by default, with several loader CPUs, one agent per
+# CPU if they calibrate to a higher capacity than one process.
 LOADERS  ?=
 ifneq ($(LOADERS),)
 BENCH_FLAGS += -loaders $(LOADERS)

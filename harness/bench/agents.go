@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/agent"
+	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/results"
@@ -17,11 +18,11 @@ const AutoLoaders = -1
 
 // LoadersFor is how many agents make the loader on cpus when the user did
 // not say: one per CPU when there are several, since one process whose Go
-// runtime has one P per CPU spends more per request on its scheduler
-// (work stealing, spinning threads) than single-P processes that share
-// nothing; on one CPU, none: the loader stays in the harness's process,
-// which saves a process and its sentinel. make loader-bench measures both
-// ways on the machine at hand.
+// runtime has one P per CPU is expected to spend more per request on its
+// scheduler (work stealing, spinning threads) than single-P processes that
+// share nothing; on one CPU, none: the loader stays in the harness's
+// process. With a calibration, setUpLoader measures both ways and keeps
+// the better one; make loader-bench shows both.
 func LoadersFor(n int, cpus []int) int {
 	switch {
 	case n != AutoLoaders:
@@ -30,6 +31,55 @@ func LoadersFor(n int, cpus []int) int {
 		return len(cpus)
 	default:
 		return 0
+	}
+}
+
+// setUpLoader starts the run's loader agents, if any, and calibrates the
+// loader when asked. Left to choose (AutoLoaders, several loader CPUs, a
+// calibration), it calibrates the loader both in this process and as one
+// agent per loader CPU, and keeps the way of higher capacity: agents are
+// the default there only where they are measured to be more efficient.
+func setUpLoader(ctx context.Context, o Options, plan cpuset.Plan, man *results.Manifest, logDir string) (Fleet, error) {
+	choose := o.Fleet == nil && o.Loaders == AutoLoaders && len(plan.LoaderCPUs) > 1 && o.Calibrate
+	if !choose {
+		fleet, err := startFleet(ctx, o, plan, logDir)
+		if err == nil && o.Calibrate {
+			calibrateLoader(ctx, o, plan, man, fleet)
+		}
+		return fleet, err
+	}
+	calibrateLoader(ctx, o, plan, man, nil)
+	inProcess, inErr := man.Calibration, man.CalibrationError
+	fleet, err := startFleet(ctx, o, plan, logDir)
+	if err != nil {
+		return nil, err
+	}
+	man.Calibration, man.CalibrationError = nil, ""
+	calibrateLoader(ctx, o, plan, man, fleet)
+	useAgents, why := preferAgents(inProcess, man.Calibration, len(plan.LoaderCPUs))
+	man.LoaderChoice = why
+	o.Progress.Logf("loader: %s", why)
+	if useAgents {
+		return fleet, nil
+	}
+	fleet.Close()
+	man.Calibration, man.CalibrationError = inProcess, inErr
+	return nil, nil
+}
+
+// preferAgents says whether the loader's agents (calibrated as agents)
+// beat it in one process (inProcess), and why; a failed calibration (nil)
+// loses.
+func preferAgents(inProcess, agents *calibrate.Result, n int) (bool, string) {
+	switch {
+	case agents == nil:
+		return false, fmt.Sprintf("in this process: the calibration of %d agents failed", n)
+	case inProcess == nil:
+		return true, fmt.Sprintf("%d agents: the calibration in this process failed", n)
+	case agents.Capacity > inProcess.Capacity:
+		return true, fmt.Sprintf("%d agents: calibrated capacity %.0f req/s against %.0f req/s in this process", n, agents.Capacity, inProcess.Capacity)
+	default:
+		return false, fmt.Sprintf("in this process: calibrated capacity %.0f req/s against %.0f req/s as %d agents", inProcess.Capacity, agents.Capacity, n)
 	}
 }
 

@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/runtimes"
@@ -166,5 +168,63 @@ func TestRunWithGivenPlanFleetAndLocalURL(t *testing.T) {
 	}
 	if good.Peak.Bound == peak.BoundTarget && good.Peak.Peak > 1234 {
 		t.Errorf("peak %.0f labelled the target's, above the given capacity", good.Peak.Peak)
+	}
+}
+
+// Left to choose, the loader runs as agents only where they calibrated
+// to a higher capacity than one process.
+func TestPreferAgents(t *testing.T) {
+	cal := func(c float64) *calibrate.Result { return &calibrate.Result{Capacity: c} }
+	for _, tc := range []struct {
+		name              string
+		inProcess, agents *calibrate.Result
+		want              bool
+	}{
+		{"agents faster", cal(20000), cal(38000), true},
+		{"one process faster", cal(30000), cal(25000), false},
+		{"a tie keeps one process", cal(30000), cal(30000), false},
+		{"agents' calibration failed", cal(30000), nil, false},
+		{"in-process calibration failed", nil, cal(1000), true},
+	} {
+		got, why := preferAgents(tc.inProcess, tc.agents, 2)
+		if got != tc.want || why == "" {
+			t.Errorf("%s: agents=%v (%q), want %v", tc.name, got, why, tc.want)
+		}
+	}
+}
+
+// With several loader CPUs and LOADERS unset, a run calibrates the loader
+// both ways and keeps the one of higher capacity, which the manifest says.
+func TestRunChoosesTheLoaderByCalibration(t *testing.T) {
+	cpus, err := cpuset.Given()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cpus) < 2 {
+		t.Skip("needs 2 CPUs")
+	}
+	p := tinyProfile()
+	p.Search.MaxRate = 4000 // two short calibrations, not two capacity searches up to 200K
+	run, _, err := Run(context.Background(), Options{Profile: p, Scenario: apiScenario(t), Runtime: &runtimes.Local{},
+		ResultsDir: t.TempDir(), RunID: "choose-" + strconv.Itoa(os.Getpid()), Progress: testProgress(t), HarnessExe: os.Args[0],
+		Loaders: AutoLoaders, Calibrate: true, Plan: &cpuset.Plan{Budget: 1, TargetCPUs: cpus[:1], LoaderCPUs: cpus}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loader CPUs here include the reference server's, so either
+	// calibration may fail (an agent sharing the server's CPU starts late
+	// and is refused); what is checked is that the choice and the record
+	// agree.
+	man := run.Manifest
+	if man.LoaderChoice == "" {
+		t.Fatal("no loader choice recorded")
+	}
+	agents := strings.HasPrefix(man.LoaderChoice, strconv.Itoa(len(cpus))+" agents")
+	if want := map[bool]int{true: len(cpus), false: 0}[agents]; len(man.Agents) != want {
+		t.Errorf("choice %q, but %d agents recorded", man.LoaderChoice, len(man.Agents))
+	}
+	if strings.Contains(man.LoaderChoice, " against ") &&
+		(man.Calibration == nil || !strings.Contains(man.LoaderChoice, strconv.FormatFloat(man.Calibration.Capacity, 'f', 0, 64)+" req/s against")) {
+		t.Errorf("choice %q does not lead with the kept calibration's capacity (%+v)", man.LoaderChoice, man.Calibration)
 	}
 }

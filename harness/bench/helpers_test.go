@@ -18,15 +18,21 @@ import (
 	"time"
 
 	"github.com/benchharness/harness/harness/agent"
+	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/contract"
 )
 
 // TestMain lets the test binary double as a target process: with
 // BENCH_TEST_HELPER set it serves instead of running tests.
 func TestMain(m *testing.M) {
-	// The test binary is also the harness binary's loader agent.
-	if len(os.Args) > 1 && os.Args[1] == "agent" {
-		if err := agent.Serve(context.Background(), os.Args[2:], os.Stdin, os.Stdout, nil); err != nil {
+	// The test binary is also the harness binary's loader agent and its
+	// calibration's reference server.
+	if len(os.Args) > 1 && (os.Args[1] == "agent" || os.Args[1] == "refserver") {
+		serve := func() error { return agent.Serve(context.Background(), os.Args[2:], os.Stdin, os.Stdout, nil) }
+		if os.Args[1] == "refserver" {
+			serve = func() error { return calibrate.ServeCommand(context.Background(), os.Args[2:], os.Stdout) }
+		}
+		if err := serve(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -116,7 +116,10 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 		return nil, dir, err
 	}
 	defer raiseNoFile(o.Scenario, o.Progress.Logf)()
-	fleet, err := startFleet(ctx, o, plan, filepath.Join(dir, "logs"))
+	if !o.Calibrate && o.Capacity > 0 {
+		man.AssumedCapacity, man.AssumedCapacitySource = o.Capacity, o.CapacitySource
+	}
+	fleet, err := setUpLoader(ctx, o, plan, man, filepath.Join(dir, "logs"))
 	if err != nil {
 		return run, dir, err
 	}
@@ -124,14 +127,8 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 		defer fleet.Close()
 		defer recordAgents(man, fleet, run)
 	}
-	if !o.Calibrate && o.Capacity > 0 {
-		man.AssumedCapacity, man.AssumedCapacitySource = o.Capacity, o.CapacitySource
-	}
-	if o.Calibrate {
-		calibrateLoader(ctx, o, plan, man, fleet)
-		if err := results.Write(dir, run); err != nil {
-			return run, dir, err
-		}
+	if err := results.Write(dir, run); err != nil {
+		return run, dir, err
 	}
 	db, err := startDatabase(ctx, o, plan, dir, man)
 	if err != nil {

@@ -217,6 +217,9 @@ func writeUnpinned(b *strings.Builder, run *Run) {
 // figure below has an owner: the target's, the loader's or the machine's.
 func writeInstrument(b *strings.Builder, m *Manifest) {
 	b.WriteString("## The instrument\n\n")
+	if m.LoaderChoice != "" {
+		fmt.Fprintf(b, "The loader ran %s (both ways were calibrated; the calibration below is of the one kept).\n\n", m.LoaderChoice)
+	}
 	writeAgents(b, m.Agents)
 	c := m.Calibration
 	if c == nil {

@@ -66,6 +66,9 @@ type Manifest struct {
 	// Agents are the loader's agents when it ran as several (make bench
 	// LOADERS=N), with their totals over the run; absent otherwise.
 	Agents []AgentRecord `json:"loader_agents,omitempty"`
+	// LoaderChoice says which way the loader ran and why, when the run
+	// chose by calibrating both (several loader CPUs, LOADERS unset).
+	LoaderChoice string `json:"loader_choice,omitempty"`
 }
 
 // AgentRecord is one loader agent over a run: where it ran and, summed

@@ -108,7 +108,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	out := fs.String("results", "", "results directory (default: <root>/results)")
 	repeat := fs.Int("repeat", 1, "measure each target this many times (fixed run + peak search); figures are medians")
 	calibrate := fs.Bool("calibrate", true, "first measure the loader against an instant reference server (harness calibrate)")
-	loaders := fs.String("loaders", "auto", "loader agent processes, each on its share of the loader CPUs: N, 0 (the loader runs in this process) or auto (one per loader CPU when there are several)")
+	loaders := fs.String("loaders", "auto", "loader agent processes, each on its share of the loader CPUs: N, 0 (the loader runs in this process) or auto (with several loader CPUs, one agent per CPU if they calibrate to a higher capacity than this process)")
 	_ = fs.Parse(args)
 	if *repeat < 1 {
 		return fmt.Errorf("-repeat %d: want at least 1", *repeat)
