@@ -174,7 +174,7 @@ func LoaderBenchTable(lb LoaderBench) string {
 	}
 	fmt.Fprintf(&b, "\nCapacity / wrk: **%.2f×** (goal ≥ 0.75×).\n", lb.Ratio)
 	if a := lb.Agents; a != nil && lb.Calibration.Capacity > 0 {
-		fmt.Fprintf(&b, "Agents / in-process capacity: **%.2f×** (%d agent(s)); `make bench` uses agents by default only with several loader CPUs.\n",
+		fmt.Fprintf(&b, "Agents / in-process capacity: **%.2f×** (%d agent(s)); with several loader CPUs, `make bench` calibrates both ways and keeps the faster.\n",
 			a.Capacity/lb.Calibration.Capacity, lb.AgentCount)
 	}
 	return b.String()
