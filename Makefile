@@ -55,8 +55,9 @@ endif
 .PHONY: bench test verify setup targets clean $(HARNESS) docker-up docker-down docker-base docker-clean calibrate loader-bench k8s-manifests
 
 # RUNTIME=docker starts a Docker engine first when none answers (and
-# leaves it running; make docker-down stops the one it started).
-bench: $(HARNESS) $(if $(filter docker,$(RUNTIME)),docker-up)
+# leaves it running; make docker-down stops the one it started); so does
+# RUNTIME=k8s, which builds the images it pushes with it.
+bench: $(HARNESS) $(if $(filter docker k8s,$(RUNTIME)),docker-up)
 	$(HARNESS) bench $(BENCH_FLAGS)
 
 # -p 1: packages run one at a time, since several tests load the CPUs and
