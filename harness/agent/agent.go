@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/benchharness/harness/harness/cpuset"
@@ -64,9 +63,9 @@ func (a *runner) step(ctx context.Context, cmd Command) Report {
 	}
 	cfg := load.ProfileConfig(cmd.Loader, cmd.Rate, cmd.Duration.D())
 	cfg.StartAt = cmd.StartAt.Add(r.Offset)
-	c0 := processCPU()
+	c0 := load.ProcessCPU()
 	st, err := load.Attack(ctx, load.NewMix(cmd.URL, cmd.Scenario), cfg)
-	r.CPUSeconds = (processCPU() - c0).Seconds()
+	r.CPUSeconds = (load.ProcessCPU() - c0).Seconds()
 	if !st.Began.IsZero() {
 		r.WallSeconds = time.Since(st.Began).Seconds()
 	}
@@ -122,12 +121,4 @@ func (a *runner) startSentinel(ctx context.Context, cmd Command) (<-chan *load.L
 		added <- &lat
 	}()
 	return added, nil
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/benchharness/harness/harness/cpuset"
@@ -214,9 +213,9 @@ func attack(ctx context.Context, cfg Config, mix *load.Mix, rate float64, d time
 		st, cpu, err = cfg.Agents(ctx, mix.Base(), cfg.Loader, rate, d)
 		wall = d
 	} else {
-		c0, t0 := processCPU(), time.Now()
+		c0, t0 := load.ProcessCPU(), time.Now()
 		st, err = load.Attack(ctx, mix, lc)
-		cpu, wall = processCPU()-c0, time.Since(t0)
+		cpu, wall = load.ProcessCPU()-c0, time.Since(t0)
 	}
 	m := measured{step: st, added: minus(st.Corrected, cfg.Delay), cpuPct: 100 * cpu.Seconds() / wall.Seconds(), wall: wall}
 	if st.Requests > 0 {
@@ -234,14 +233,6 @@ func minus(l load.Latency, d time.Duration) load.Latency {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // refServer is the reference server as a calibration uses it: a pinned
 // process of the harness binary, or (tests) a server in this process.

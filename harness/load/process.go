@@ -5,6 +5,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"syscall"
+	"time"
 
 	"github.com/benchharness/harness/harness/cpuset"
 )
@@ -30,3 +32,13 @@ func PinProcess(cpus []int) error {
 // p95 against the reference server at 25-30K req/s fell from 0.24-2.2 ms to
 // 0.07-0.25 ms (two runs each of 3 s steps, the api mix).
 const loaderGCPercent = 800
+
+// ProcessCPU is the CPU time this process has used (user and system): a
+// loader's own cost around a step, read by getrusage.
+func ProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
