@@ -1,13 +1,12 @@
 package agent
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/logline"
 )
 
 // Report is an agent's answer to one command.
@@ -46,22 +45,17 @@ const reportPrefix = "harness-agent-report "
 
 // WriteReport writes r as one line.
 func WriteReport(w io.Writer, r Report) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("agent: encode report: %w", err)
+	if err := logline.Write(w, reportPrefix, r); err != nil {
+		return fmt.Errorf("agent: report: %w", err)
 	}
-	_, err = fmt.Fprintf(w, "%s%s\n", reportPrefix, b)
-	return err
+	return nil
 }
 
 // ParseReport reads a report line; ok is false for any other line.
 func ParseReport(line []byte) (r Report, ok bool, err error) {
-	rest, found := bytes.CutPrefix(bytes.TrimSpace(line), []byte(reportPrefix))
-	if !found {
-		return Report{}, false, nil
+	ok, err = logline.Parse(line, reportPrefix, &r)
+	if err != nil {
+		return Report{}, true, fmt.Errorf("agent: report: %w", err)
 	}
-	if err := json.Unmarshal(rest, &r); err != nil {
-		return Report{}, true, fmt.Errorf("agent: decode report: %w", err)
-	}
-	return r, true, nil
+	return r, ok, nil
 }

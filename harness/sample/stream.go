@@ -7,14 +7,14 @@ package sample
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"time"
+
+	"github.com/benchharness/harness/harness/logline"
 )
 
 // linePrefix marks sample lines in the sampler's output, which in a
@@ -33,24 +33,19 @@ type Line struct {
 
 // WriteLine writes l as one line.
 func WriteLine(w io.Writer, l Line) error {
-	b, err := json.Marshal(l)
-	if err != nil {
-		return fmt.Errorf("sample: encode line: %w", err)
+	if err := logline.Write(w, linePrefix, l); err != nil {
+		return fmt.Errorf("sample: line: %w", err)
 	}
-	_, err = fmt.Fprintf(w, "%s%s\n", linePrefix, b)
-	return err
+	return nil
 }
 
 // ParseLine reads a sample line; ok is false for any other line.
 func ParseLine(b []byte) (l Line, ok bool, err error) {
-	rest, found := bytes.CutPrefix(bytes.TrimSpace(b), []byte(linePrefix))
-	if !found {
-		return Line{}, false, nil
+	ok, err = logline.Parse(b, linePrefix, &l)
+	if err != nil {
+		return Line{}, true, fmt.Errorf("sample: line: %w", err)
 	}
-	if err := json.Unmarshal(rest, &l); err != nil {
-		return Line{}, true, fmt.Errorf("sample: decode line: %w", err)
-	}
-	return l, true, nil
+	return l, ok, nil
 }
 
 // DefaultStreamEvery is a sidecar's interval, the local runtime's.
