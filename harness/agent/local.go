@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,10 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/benchharness/harness/harness/cpuset"
+	"github.com/benchharness/harness/harness/logline"
 )
 
 // Local is a coordinator of agents run as processes of the harness binary
@@ -236,14 +237,12 @@ func (l *Local) Close() {
 	}
 }
 
-// logTail is the end of an agent's log, for a failure's message.
+// logTail is the end of an agent's log, for a failure's message, as a
+// cluster agent's is quoted (runtimes/k8s).
 func logTail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+	lines, err := logline.TailFile(path, 10)
+	if err != nil || strings.TrimSpace(strings.Join(lines, "")) == "" {
 		return ""
 	}
-	if len(b) > 1024 {
-		b = b[len(b)-1024:]
-	}
-	return "; its log ends: " + string(bytes.TrimSpace(b))
+	return "; its log ends: " + strings.Join(lines, " | ")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/database"
 	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/logline"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/results"
 	"github.com/benchharness/harness/harness/runtimes"
@@ -546,13 +547,9 @@ func (r *targetRun) fixed(ctx context.Context) (*results.Fixed, error) {
 }
 
 func logTail(path string, n int) string {
-	b, err := os.ReadFile(path)
+	lines, err := logline.TailFile(path, n)
 	if err != nil {
 		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
+	"github.com/benchharness/harness/harness/logline"
 	"github.com/benchharness/harness/harness/runtimes"
 )
 
@@ -251,10 +252,4 @@ func topErrors(errs map[string]int, n int) []string {
 	return out
 }
 
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
-}
+func lastLines(s string, n int) string { return strings.Join(logline.Tail(s, n), " | ") }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/benchharness/harness/harness/cpuset"
+	"github.com/benchharness/harness/harness/logline"
 	"github.com/benchharness/harness/harness/runtimes"
 	"github.com/benchharness/harness/harness/sample"
 )
@@ -204,13 +205,9 @@ func (s *Server) logTail() string {
 	if s.spec.LogPath == "" {
 		return "no log kept"
 	}
-	b, err := os.ReadFile(s.spec.LogPath)
+	lines, err := logline.TailFile(s.spec.LogPath, 5)
 	if err != nil {
 		return "log unreadable: " + err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
 	}
 	return "log " + s.spec.LogPath + ": " + strings.Join(lines, " | ")
 }
