@@ -64,12 +64,12 @@ func (a *runner) step(ctx context.Context, cmd Command) Report {
 	cfg := load.ProfileConfig(cmd.Loader, cmd.Rate, cmd.Duration.D())
 	cfg.StartAt = cmd.StartAt.Add(r.Offset)
 	c0 := load.ProcessCPU()
-	st, err := load.Attack(ctx, load.NewMix(cmd.URL, cmd.Scenario), cfg)
+	st, tally, err := load.AttackTally(ctx, load.NewMix(cmd.URL, cmd.Scenario), cfg)
 	r.CPUSeconds = (load.ProcessCPU() - c0).Seconds()
 	if !st.Began.IsZero() {
 		r.WallSeconds = time.Since(st.Began).Seconds()
 	}
-	r.Began, r.Tally, r.LatenessP95, r.SpinS = st.Began, st.Tally, st.LatenessP95, st.SpinS
+	r.Began, r.Tally, r.LatenessP95, r.SpinS = st.Began, tally, st.LatenessP95, st.SpinS
 	if err != nil {
 		r.Error = err.Error()
 	}

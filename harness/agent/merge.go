@@ -64,7 +64,7 @@ func Merge(startAt time.Time, rate float64, reports []Report) (Merged, error) {
 		m.Agents = append(m.Agents, figures(startAt, r))
 	}
 	m.Step = all.Step(rate)
-	m.Step.Began, m.Step.Tally = earliest(reports), all
+	m.Step.Began = earliest(reports)
 	for _, r := range reports {
 		m.Step.LatenessP95 = max(m.Step.LatenessP95, r.LatenessP95)
 		m.Step.SpinS += r.SpinS

@@ -81,8 +81,6 @@ type Step struct {
 	Spectrum []Quantile `json:"corrected_spectrum,omitempty"`
 	// Began is when the first hit was due (the pacer's start).
 	Began time.Time `json:"began,omitzero"`
-	// Tally holds the step's histograms, for merging with other loaders'.
-	Tally *Tally `json:"-"`
 }
 
 // Quantile is one point of a latency distribution.
@@ -117,22 +115,29 @@ const (
 // Attack runs one constant-rate attack against mix and folds every result
 // into histograms as it arrives; results are never kept.
 func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
+	st, _, err := AttackTally(ctx, mix, cfg)
+	return st, err
+}
+
+// AttackTally is Attack that also returns the step's tally, for a loader
+// whose step is merged with others' (package agent).
+func AttackTally(ctx context.Context, mix *Mix, cfg Config) (Step, *Tally, error) {
 	if cfg.Rate <= 0 || cfg.Duration <= 0 {
-		return Step{}, fmt.Errorf("attack needs a positive rate and duration, got %g req/s for %s", cfg.Rate, cfg.Duration)
+		return Step{}, nil, fmt.Errorf("attack needs a positive rate and duration, got %g req/s for %s", cfg.Rate, cfg.Duration)
+	}
+	if !cfg.StartAt.IsZero() {
+		if late := time.Since(cfg.StartAt); late > 0 {
+			return Step{}, nil, fmt.Errorf("attack due to start at %s, %s ago", cfg.StartAt.Format(time.RFC3339Nano), late)
+		}
+		if err := waitUntil(ctx, cfg.StartAt, cfg.Spin != nil && cfg.Rate <= cfg.Spin.MaxRate); err != nil {
+			return Step{}, nil, err
+		}
 	}
 	// v12's Attacker cannot be reused after an attack: one per step, over
 	// the loader's own transport (see Transport). The client goes last:
 	// vegeta's options that assume an *http.Transport would otherwise
 	// configure one we do not use. No client timeout: it would arm a timer
 	// per request; the transport's deadline does that job.
-	if !cfg.StartAt.IsZero() {
-		if late := time.Since(cfg.StartAt); late > 0 {
-			return Step{}, fmt.Errorf("attack due to start at %s, %s ago", cfg.StartAt.Format(time.RFC3339Nano), late)
-		}
-		if err := waitUntil(ctx, cfg.StartAt, cfg.Spin != nil && cfg.Rate <= cfg.Spin.MaxRate); err != nil {
-			return Step{}, err
-		}
-	}
 	pacer := NewPacer(cfg.Rate, cfg.Spin)
 	defer pacer.Close()
 	tr := &Transport{MaxConns: cfg.Connections, Timeout: cfg.Timeout, spin: pacer.spin}
@@ -161,17 +166,17 @@ func Attack(ctx context.Context, mix *Mix, cfg Config) (Step, error) {
 	tally.conns = max(tally.conns, tr.OpenConns())
 
 	st := tally.Step(cfg.Rate)
-	st.Began, st.Tally = pacer.Began(), tally
+	st.Began = pacer.Began()
 	lp50, lp95 := pacer.Lateness()
 	st.LatenessP50, st.LatenessP95 = ms(lp50), ms(lp95)
 	st.SpinS = pacer.spin.Spent().Seconds()
 	if ctx.Err() != nil {
-		return st, ctx.Err()
+		return st, tally, ctx.Err()
 	}
 	if st.Requests == 0 {
-		return st, fmt.Errorf("no request was sent")
+		return st, tally, fmt.Errorf("no request was sent")
 	}
-	return st, nil
+	return st, tally, nil
 }
 
 // waitUntil waits for t on a timerfd (Go's own timers wake up to a
