@@ -62,6 +62,11 @@ type Options struct {
 	// each pinned to its share of the loader CPUs (agent.Groups); 0 keeps
 	// the loader in this process; AutoLoaders picks (LoadersFor).
 	Loaders int
+	// KeepLoaderAwake holds the loader's CPUs in the polling idle state
+	// for the run (cpuset.KeepAwake), as profile loader.cpu_idle: poll
+	// asks. The command sets it; tests leave it off, since it writes to
+	// the machine's sysfs.
+	KeepLoaderAwake bool
 }
 
 // PlanFor sizes the CPU split of a profile to this machine.
@@ -112,6 +117,13 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 	}
 	man := newManifest(ctx, o, plan)
 	run := &results.Run{Manifest: man}
+	hold := keepLoaderAwake(o, plan)
+	defer func() {
+		if err := hold.Release(); err != nil {
+			o.Progress.Logf("loader CPUs: restore their idle setting: %v", err)
+		}
+	}()
+	man.LoaderIdle = hold.Record
 	o.Progress.Logf("run %s: profile %s, scenario %s, %s runtime, %s", o.RunID, o.Profile.Name, o.Scenario.Name, o.Runtime.Name(), plan)
 	if err := results.Write(dir, run); err != nil {
 		return nil, dir, err
@@ -194,6 +206,22 @@ func StartTarget(ctx context.Context, rt runtimes.Runtime, prof *scenario.Profil
 		}
 	}
 	return inst, watched, stop, nil
+}
+
+// keepLoaderAwake holds the loader's CPUs in the polling idle state when
+// asked; the record says what was done, and why not when it could not be.
+func keepLoaderAwake(o Options, plan cpuset.Plan) *cpuset.Awake {
+	switch {
+	case !o.KeepLoaderAwake:
+		return &cpuset.Awake{Record: cpuset.IdleRecord{Policy: cpuset.IdleDefault}}
+	case len(plan.LoaderCPUs) == 0:
+		return &cpuset.Awake{Record: cpuset.IdleRecord{Policy: cpuset.IdleDefault, Why: "the loader does not run on this machine"}}
+	}
+	hold := cpuset.KeepAwake(plan.LoaderCPUs)
+	if hold.Record.Why != "" {
+		o.Progress.Logf("loader CPUs %s: not held awake: %s", cpuset.List(plan.LoaderCPUs), hold.Record.Why)
+	}
+	return hold
 }
 
 // PinLoader keeps the loader, this process, on the plan's loader CPUs

@@ -54,6 +54,8 @@ type LoaderBench struct {
 	// several loader CPUs), to show which of the two ways is cheaper.
 	Agents     *Result `json:"agents_calibration,omitempty"`
 	AgentCount int     `json:"agents,omitempty"`
+	// LoaderIdle is how the loader's CPUs idled, for wrk as for the loader.
+	LoaderIdle cpuset.IdleRecord `json:"loader_cpu_idle"`
 }
 
 // Agents is a calibration run on loader agents instead of this process:
@@ -152,7 +154,7 @@ func runWrk(ctx context.Context, cfg WrkConfig, url string, cpus []int) (WrkResu
 func LoaderBenchTable(lb LoaderBench) string {
 	c := lb.Calibration
 	var b strings.Builder
-	fmt.Fprintf(&b, "Loader bench against an instant reference server (%s)\n\n", c.Server)
+	fmt.Fprintf(&b, "Loader bench against an instant reference server (%s); the loader's CPUs, wrk's too, idled %s\n\n", c.Server, lb.LoaderIdle)
 	b.WriteString("| loader | req/s | CPU % | µs CPU / request | added p50 / p95 ms |\n|---|--:|--:|--:|--:|\n")
 	fmt.Fprintf(&b, "| wrk (closed loop, %d thread(s), %d connections) | %.0f | %.0f | %.1f | – |\n",
 		lb.Wrk.Threads, lb.Wrk.Connections, lb.Wrk.RPS, lb.Wrk.CPUPct, lb.Wrk.CPUPerRequestUS)

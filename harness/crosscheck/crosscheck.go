@@ -40,23 +40,28 @@ type Options struct {
 	// Oha is the oha binary.
 	Oha      string
 	Progress *bench.Progress
+	// KeepLoaderAwake holds the loader's CPUs in the polling idle state for
+	// both sides (bench.Options.KeepLoaderAwake): oha waits on them too.
+	KeepLoaderAwake bool
 }
 
 // Report is crosscheck.json: both sides' raw steps and the comparison.
 type Report struct {
-	RunID      string         `json:"run_id"`
-	Command    []string       `json:"command"`
-	Profile    string         `json:"profile"`
-	Scenario   string         `json:"scenario"`
-	Plan       cpuset.Plan    `json:"plan"`
-	OhaPath    string         `json:"oha_path"`
-	OhaVersion string         `json:"oha_version"`
-	Start      time.Time      `json:"start"`
-	End        time.Time      `json:"end"`
-	Targets    []TargetRecord `json:"targets"`
-	Rows       []Row          `json:"rows"`
-	Verdict    string         `json:"verdict"`
-	Pass       bool           `json:"pass"`
+	RunID    string      `json:"run_id"`
+	Command  []string    `json:"command"`
+	Profile  string      `json:"profile"`
+	Scenario string      `json:"scenario"`
+	Plan     cpuset.Plan `json:"plan"`
+	// LoaderIdle is the loader CPUs' idle state, the same for both sides.
+	LoaderIdle cpuset.IdleRecord `json:"loader_cpu_idle"`
+	OhaPath    string            `json:"oha_path"`
+	OhaVersion string            `json:"oha_version"`
+	Start      time.Time         `json:"start"`
+	End        time.Time         `json:"end"`
+	Targets    []TargetRecord    `json:"targets"`
+	Rows       []Row             `json:"rows"`
+	Verdict    string            `json:"verdict"`
+	Pass       bool              `json:"pass"`
 }
 
 // TargetRecord is everything measured for one target.
@@ -109,7 +114,16 @@ func Run(ctx context.Context, o Options) (*Report, string, error) {
 	}
 	oha := Oha{Path: o.Oha}
 	rep := &Report{RunID: o.RunID, Command: o.Command, Profile: o.Profile.Name, Scenario: o.Scenario.Name,
-		Plan: plan, OhaPath: o.Oha, Start: time.Now().UTC()}
+		Plan: plan, OhaPath: o.Oha, Start: time.Now().UTC(), LoaderIdle: cpuset.IdleRecord{Policy: cpuset.IdleDefault}}
+	if o.KeepLoaderAwake {
+		hold := cpuset.KeepAwake(plan.LoaderCPUs)
+		defer func() {
+			if err := hold.Release(); err != nil {
+				o.Progress.Logf("loader CPUs: restore their idle setting: %v", err)
+			}
+		}()
+		rep.LoaderIdle = hold.Record
+	}
 	if rep.OhaVersion, err = oha.Version(ctx); err != nil {
 		return nil, dir, err
 	}
@@ -170,7 +184,7 @@ func runHarness(ctx context.Context, o Options, dir string, m *targets.Manifest)
 	run, _, err := bench.Run(ctx, bench.Options{
 		Targets: []*targets.Manifest{m}, Profile: o.Profile, Scenario: o.Scenario, Reference: o.Reference,
 		Runtime: o.Runtime, ResultsDir: dir, RunID: id, Command: o.Command, Progress: o.Progress,
-		Calibrate: exe != "", HarnessExe: exe,
+		Calibrate: exe != "", HarnessExe: exe, KeepLoaderAwake: o.KeepLoaderAwake,
 	})
 	// bench.Run points <its results dir>/latest at its run; inside this
 	// run's directory that link means nothing, and results/latest stays
@@ -389,8 +403,9 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "The harness against oha (%s, `%s`), profile `%s`, scenario `%s`: %s. "+
 		"oha runs `-q RATE --latency-correction` (open model; each latency counted from when oha's pacer released the request, "+
 		"so time waiting for a free connection counts), with `-c`, step for step, the connections the harness had open at the nearest rate it measured (a target holding 512 busy connections is not the target holding the 30 its load needs), "+
-		"pinned with taskset to the loader's CPUs; both sides start the target the same way and run the same warm-up, fixed-rate run and peak search.\n\n",
-		r.OhaVersion, r.OhaPath, r.Profile, r.Scenario, r.Plan)
+		"pinned with taskset to the loader's CPUs; both sides start the target the same way and run the same warm-up, fixed-rate run and peak search. "+
+		"The loader's CPUs idled %s for both.\n\n",
+		r.OhaVersion, r.OhaPath, r.Profile, r.Scenario, r.Plan, r.LoaderIdle)
 	b.WriteString(Markdown(r.Rows))
 	return b.String()
 }

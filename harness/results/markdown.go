@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/benchharness/harness/harness/contract"
+	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/scenario"
 )
@@ -213,10 +214,25 @@ func writeUnpinned(b *strings.Builder, run *Run) {
 		run.Manifest.VCPUs, strings.Join(names, ", "))
 }
 
+// writeIdle says in which idle state the loader's CPUs waited: a loader on
+// CPUs that halt when idle adds a VM's wake-up to what it measures.
+func writeIdle(b *strings.Builder, r cpuset.IdleRecord) {
+	switch {
+	case r.Policy == "": // a manifest from before the setting
+	case r.Policy == cpuset.IdlePoll:
+		fmt.Fprintf(b, "The loader's CPUs (%s) were held in the polling idle state for the run (profile `loader.cpu_idle: poll`): waking them cost no VM exit.\n\n", cpuset.List(r.CPUs))
+	case r.Why != "":
+		fmt.Fprintf(b, "**The loader's CPUs could not be held in the polling idle state (%s): each wake-up of the loader paid this machine's idle exit, which shows in the calibration below.**\n\n", r.Why)
+	default:
+		b.WriteString("The loader's CPUs were left in the machine's own idle states (profile `loader.cpu_idle: default`).\n\n")
+	}
+}
+
 // writeInstrument says what the loader measured of itself, so that every
 // figure below has an owner: the target's, the loader's or the machine's.
 func writeInstrument(b *strings.Builder, m *Manifest) {
 	b.WriteString("## The instrument\n\n")
+	writeIdle(b, m.LoaderIdle)
 	if m.LoaderChoice != "" {
 		fmt.Fprintf(b, "The loader ran %s (both ways were calibrated; the calibration below is of the one kept).\n\n", m.LoaderChoice)
 	}

@@ -4,11 +4,12 @@
 package results
 
 import (
-	"github.com/benchharness/harness/harness/agent"
 	"time"
 
+	"github.com/benchharness/harness/harness/agent"
 	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/contract"
+	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/sample"
 	"github.com/benchharness/harness/harness/scenario"
@@ -47,6 +48,9 @@ type Manifest struct {
 	TargetCPUs  string                       `json:"target_cpus"`
 	LoaderCPUs  string                       `json:"loader_cpus"`
 	LoaderCap   float64                      `json:"loader_cpu_capacity"`
+	// LoaderIdle is what the run did to the loader CPUs' idle states
+	// (profile loader.cpu_idle): the machine's share of every figure.
+	LoaderIdle cpuset.IdleRecord `json:"loader_cpu_idle"`
 	Start       time.Time                    `json:"start"`
 	End         time.Time                    `json:"end"`
 	Interrupted bool                         `json:"interrupted"`

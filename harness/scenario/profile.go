@@ -122,10 +122,19 @@ type Loader struct {
 	// SpinMaxInflight is how many requests may be out while the loader
 	// still busy-waits (load.SpinPolicy.MaxInflight); 0: the default, 2.
 	SpinMaxInflight int `yaml:"spin_max_inflight,omitempty" json:"spin_max_inflight,omitempty"`
+	// CPUIdle is what the loader's CPUs do when idle during a run: "poll"
+	// holds them in cpuidle's polling state (cpuset.KeepAwake), so that a
+	// wake-up costs neither a VM exit nor its tens of µs of latency;
+	// "default" leaves them as the machine has them.
+	CPUIdle string `yaml:"cpu_idle" json:"cpu_idle"`
 	// CapacityAddedP95 defines the loader's calibrated capacity: the
 	// highest rate at which it adds at most this much latency at p95.
 	CapacityAddedP95 Duration `yaml:"capacity_added_p95" json:"capacity_added_p95"`
 }
+
+// KeepAwake says whether the loader's CPUs are held in the polling idle
+// state during a run (cpu_idle: poll).
+func (l Loader) KeepAwake() bool { return l.CPUIdle == "poll" }
 
 // Apply gives the profile the rates scenario s sets for itself (see
 // Scenario.FixedRatePerVCPU); the manifest then records the rates used.
@@ -168,7 +177,7 @@ func LoadProfile(dir, name string) (*Profile, error) {
 			StartPerVCPU: 2000, MaxRate: 200000, Growth: 2, Precision: 0.05, MaxSteps: 12, LoaderCPUGuard: 0.85,
 			LoaderLatencyGuard: 0.1},
 		Loader: Loader{Workers: 16, MaxWorkers: 512, Connections: 512, Timeout: Duration(5 * time.Second), SpinBelow: 2500,
-			CapacityAddedP95: Duration(200 * time.Microsecond)},
+			CPUIdle: "poll", CapacityAddedP95: Duration(200 * time.Microsecond)},
 		Database:   Database{Pool: 16},
 		Kubernetes: Kubernetes{AgentCPUs: 4, AgentMemoryMB: 1024, CapacityPerCore: 20000, TargetMemoryMB: 2048},
 	}
@@ -243,6 +252,8 @@ func (p *Profile) validate(path string) error {
 		return fe("loader.connections_per_vcpu", "must not be negative")
 	case p.Loader.SpinBelow < 0:
 		return fe("loader.spin_below_rps", "must not be negative (0 never spins)")
+	case p.Loader.CPUIdle != "poll" && p.Loader.CPUIdle != "default":
+		return fe("loader.cpu_idle", "must be poll or default, got %q", p.Loader.CPUIdle)
 	case p.Search.LoaderLatencyGuard < 0 || p.Search.LoaderLatencyGuard >= 1:
 		return fe("search.loader_latency_guard", "must be in [0,1), got %g", p.Search.LoaderLatencyGuard)
 	case p.Kubernetes.AgentCPUs < 1:

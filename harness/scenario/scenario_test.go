@@ -47,6 +47,7 @@ func TestBadProfileNamesFileAndField(t *testing.T) {
 		{"settle_timeout", base + "settle_timeout: -1s\n", "field settle_timeout"},
 		{"connections_per_vcpu", base + "loader:\n  connections_per_vcpu: -1\n", "field loader.connections_per_vcpu"},
 		{"workers", base + "loader:\n  workers: 0\n", "field loader.workers"},
+		{"cpu_idle", base + "loader:\n  cpu_idle: halt\n", "field loader.cpu_idle"},
 		{"no scenario", "name: p\nstep: 3s\nfixed_duration: 5s\n", "field scenario"},
 	}
 	for _, c := range cases {

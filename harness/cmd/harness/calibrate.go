@@ -20,9 +20,10 @@ func calibrateCmd(ctx context.Context, args []string) error {
 	scen := fs.String("scenario", "", "request mix in scenarios/ (default: the profile's)")
 	dur := fs.Duration("duration", 0, "override step and fixed-run duration (e.g. 5s)")
 	out := fs.String("out", "", "also write the result as JSON to this file")
+	idle := idleFlag(fs)
 	_ = fs.Parse(args)
 
-	p, s, _, err := loadRun(*root, *profile, *scen, *dur)
+	p, s, _, err := loadRun(*root, *profile, *scen, *dur, *idle)
 	if err != nil {
 		return err
 	}
@@ -33,6 +34,7 @@ func calibrateCmd(ctx context.Context, args []string) error {
 	if err := bench.PinLoader(plan); err != nil {
 		return err
 	}
+	defer releaseHold(holdLoaderAwake(p, plan))
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the harness binary for the reference server: %w", err)

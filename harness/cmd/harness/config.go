@@ -1,12 +1,15 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/benchharness/harness/harness/bench"
+	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/scenario"
 	"github.com/benchharness/harness/harness/targets"
 )
@@ -14,7 +17,7 @@ import (
 // loadRun reads what a measurement needs from <root>/scenarios: the profile
 // with the command line's overrides applied, its request mix, and the
 // article's figures.
-func loadRun(root, profile, scen string, dur time.Duration) (*scenario.Profile, *scenario.Scenario, *scenario.Reference, error) {
+func loadRun(root, profile, scen string, dur time.Duration, idle string) (*scenario.Profile, *scenario.Scenario, *scenario.Reference, error) {
 	dir := filepath.Join(root, "scenarios")
 	p, err := scenario.LoadProfile(dir, profile)
 	if err != nil {
@@ -28,6 +31,9 @@ func loadRun(root, profile, scen string, dur time.Duration) (*scenario.Profile, 
 		return nil, nil, nil, err
 	}
 	p.Apply(s)
+	if err := overrideIdle(p, idle); err != nil {
+		return nil, nil, nil, err
+	}
 	// -duration is the user's word and wins over the scenario's lengths.
 	if dur > 0 {
 		p.Step, p.FixedDuration = scenario.Duration(dur), scenario.Duration(dur)
@@ -63,4 +69,39 @@ func parseLoaders(s string) (int, error) {
 		return 0, fmt.Errorf("-loaders %q: want auto or a count of agents (0 or more)", s)
 	}
 	return n, nil
+}
+
+// idleFlag is -cpu-idle, which every measuring command takes.
+func idleFlag(fs *flag.FlagSet) *string {
+	return fs.String("cpu-idle", "", "poll or default: how the loader's CPUs idle (default: the profile's loader.cpu_idle)")
+}
+
+// overrideIdle applies a -cpu-idle flag over the profile's loader.cpu_idle.
+func overrideIdle(p *scenario.Profile, flagValue string) error {
+	switch flagValue {
+	case "":
+	case cpuset.IdlePoll, cpuset.IdleDefault:
+		p.Loader.CPUIdle = flagValue
+	default:
+		return fmt.Errorf("-cpu-idle: want poll or default, got %q", flagValue)
+	}
+	return nil
+}
+
+// holdLoaderAwake holds the plan's loader CPUs in the polling idle state
+// when the profile asks, for a command that measures the loader outside a
+// run (calibrate, loader-bench); a run holds them itself.
+func holdLoaderAwake(p *scenario.Profile, plan cpuset.Plan) *cpuset.Awake {
+	if !p.Loader.KeepAwake() {
+		return &cpuset.Awake{Record: cpuset.IdleRecord{Policy: cpuset.IdleDefault}}
+	}
+	hold := cpuset.KeepAwake(plan.LoaderCPUs)
+	fmt.Fprintf(os.Stderr, "loader CPUs idle %s\n", hold.Record)
+	return hold
+}
+
+func releaseHold(hold *cpuset.Awake) {
+	if err := hold.Release(); err != nil {
+		fmt.Fprintf(os.Stderr, "loader CPUs: restore their idle setting: %v\n", err)
+	}
 }

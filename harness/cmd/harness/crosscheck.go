@@ -22,13 +22,14 @@ func crosscheckCmd(ctx context.Context, args []string) error {
 	profile := fs.String("profile", "quick", "profile in scenarios/profiles/")
 	oha := fs.String("oha", "", "oha binary (default: oha on PATH, else "+crosscheck.ToolsOha()+")")
 	out := fs.String("results", "", "results directory (default: <root>/results)")
+	idle := idleFlag(fs)
 	_ = fs.Parse(args)
 
 	bin, err := crosscheck.FindOha(*oha)
 	if err != nil {
 		return err
 	}
-	p, s, ref, err := loadRun(*root, *profile, crosscheck.Scenario, 0)
+	p, s, ref, err := loadRun(*root, *profile, crosscheck.Scenario, 0, *idle)
 	if err != nil {
 		return err
 	}
@@ -43,6 +44,7 @@ func crosscheckCmd(ctx context.Context, args []string) error {
 		Targets: sel, Profile: p, Scenario: s, Reference: ref, Runtime: &runtimes.Local{Log: os.Stderr},
 		ResultsDir: *out, RunID: time.Now().UTC().Format("20060102-150405") + "-" + p.Name + "-crosscheck",
 		Command: os.Args, Oha: bin, Progress: bench.NewProgress(os.Stderr),
+		KeepLoaderAwake: p.Loader.KeepAwake(),
 	})
 	if rep != nil {
 		fmt.Printf("\n%s\nresults: %s\n", crosscheck.Markdown(rep.Rows), dir)

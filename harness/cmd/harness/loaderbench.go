@@ -23,12 +23,13 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 	wrkPath := fs.String("wrk", "wrk", "wrk binary")
 	conns := fs.Int("wrk-connections", 64, "wrk's connections")
 	dur := fs.Duration("duration", 5*time.Second, "wrk's run and each loader step")
-	idle := fs.Float64("idle-rate", 667, "the light rate at which the loader's own CPU is read")
+	idleRate := fs.Float64("idle-rate", 667, "the light rate at which the loader's own CPU is read")
 	out := fs.String("out", "", "also write the result as JSON to this file")
 	withAgents := fs.Bool("agents", true, "also calibrate the loader as agent processes, one per loader CPU")
+	idle := idleFlag(fs)
 	_ = fs.Parse(args)
 
-	p, s, _, err := loadRun(*root, *profile, "json", 0)
+	p, s, _, err := loadRun(*root, *profile, "json", 0, *idle)
 	if err != nil {
 		return err
 	}
@@ -43,6 +44,8 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 	if err := bench.PinLoader(plan); err != nil {
 		return err
 	}
+	hold := holdLoaderAwake(p, plan)
+	defer releaseHold(hold)
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -63,10 +66,11 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 		defer fleet.Close()
 		agents = &calibrate.Agents{N: len(plan.LoaderCPUs), Step: bench.AgentSteps(fleet, s)}
 	}
-	lb, err := calibrate.BenchLoader(ctx, cfg, calibrate.WrkConfig{Path: *wrkPath, Connections: *conns, Duration: *dur}, *idle, agents)
+	lb, err := calibrate.BenchLoader(ctx, cfg, calibrate.WrkConfig{Path: *wrkPath, Connections: *conns, Duration: *dur}, *idleRate, agents)
 	if err != nil {
 		return err
 	}
+	lb.LoaderIdle = hold.Record
 	fmt.Print(calibrate.LoaderBenchTable(lb))
 	if *out != "" {
 		b, _ := json.MarshalIndent(lb, "", "  ")

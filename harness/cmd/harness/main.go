@@ -109,6 +109,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	repeat := fs.Int("repeat", 1, "measure each target this many times (fixed run + peak search); figures are medians")
 	calibrate := fs.Bool("calibrate", true, "first measure the loader against an instant reference server (harness calibrate)")
 	loaders := fs.String("loaders", "auto", "loader agent processes, each on its share of the loader CPUs: N, 0 (the loader runs in this process) or auto (with several loader CPUs, one agent per CPU if they calibrate to a higher capacity than this process)")
+	idle := idleFlag(fs)
 	_ = fs.Parse(args)
 	if *repeat < 1 {
 		return fmt.Errorf("-repeat %d: want at least 1", *repeat)
@@ -118,7 +119,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		return err
 	}
 
-	p, s, ref, err := loadRun(*root, *profile, *scen, *dur)
+	p, s, ref, err := loadRun(*root, *profile, *scen, *dur, *idle)
 	if err != nil {
 		return err
 	}
@@ -141,6 +142,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		Targets: sel, Profile: p, Scenario: s, Reference: ref, ResultsDir: *out,
 		RunID: runID, Command: os.Args, Progress: bench.NewProgress(os.Stderr),
 		Repeat: *repeat, Calibrate: *calibrate, HarnessExe: exe, Loaders: nLoaders,
+		KeepLoaderAwake: p.Loader.KeepAwake(),
 	}
 	switch *rt {
 	case "local":

@@ -40,13 +40,14 @@ func runCmd(ctx context.Context, args []string) error {
 	repeat := fs.Int("repeat", 1, "measure this many times (fixed run + peak search); figures are medians")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the server's health check")
 	out := fs.String("results", "", "results directory (default: <root>/results)")
+	idle := idleFlag(fs)
 	_ = fs.Parse(args)
 	if *url == "" || *name == "" {
 		fs.Usage()
 		return errors.New("run needs --url and --target")
 	}
 
-	p, s, ref, err := loadRun(*root, *profile, *scen, *dur)
+	p, s, ref, err := loadRun(*root, *profile, *scen, *dur, *idle)
 	if err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func runCmd(ctx context.Context, args []string) error {
 	run, dir, err := bench.MeasureExternal(ctx, bench.Options{
 		Targets: []*targets.Manifest{m}, Profile: p, Scenario: s, Reference: ref, ResultsDir: *out, Repeat: *repeat,
 		RunID:   time.Now().UTC().Format("20060102-150405") + "-" + p.Name + "-external",
-		Command: os.Args, Progress: bench.NewProgress(os.Stderr),
+		Command: os.Args, Progress: bench.NewProgress(os.Stderr), KeepLoaderAwake: p.Loader.KeepAwake(),
 	}, bench.External{URL: *url, PID: *pid, Container: *ctr, VCPUs: *vcpus, Timeout: *timeout})
 	if dir != "" {
 		if md, rerr := os.ReadFile(filepath.Join(dir, "summary.md")); rerr == nil {
