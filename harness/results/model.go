@@ -34,27 +34,27 @@ type Machine struct {
 
 // Manifest is manifest.json: everything needed to know how a run was made.
 type Manifest struct {
-	RunID       string                       `json:"run_id"`
-	Command     []string                     `json:"command"`
-	Profile     *scenario.Profile            `json:"profile"`
-	Scenario    *scenario.Scenario           `json:"scenario"`
-	Runtime     string                       `json:"runtime"`
-	Machine     Machine                      `json:"machine"`
-	GitSHA      string                       `json:"git_sha"`
-	GitDirty    bool                         `json:"git_dirty"`
-	GoVersion   string                       `json:"go_version"`
-	Toolchains  map[string]map[string]string `json:"toolchains"`
-	VCPUs       float64                      `json:"vcpus"`
-	TargetCPUs  string                       `json:"target_cpus"`
-	LoaderCPUs  string                       `json:"loader_cpus"`
-	LoaderCap   float64                      `json:"loader_cpu_capacity"`
+	RunID      string                       `json:"run_id"`
+	Command    []string                     `json:"command"`
+	Profile    *scenario.Profile            `json:"profile"`
+	Scenario   *scenario.Scenario           `json:"scenario"`
+	Runtime    string                       `json:"runtime"`
+	Machine    Machine                      `json:"machine"`
+	GitSHA     string                       `json:"git_sha"`
+	GitDirty   bool                         `json:"git_dirty"`
+	GoVersion  string                       `json:"go_version"`
+	Toolchains map[string]map[string]string `json:"toolchains"`
+	VCPUs      float64                      `json:"vcpus"`
+	TargetCPUs string                       `json:"target_cpus"`
+	LoaderCPUs string                       `json:"loader_cpus"`
+	LoaderCap  float64                      `json:"loader_cpu_capacity"`
 	// LoaderIdle is what the run did to the loader CPUs' idle states
 	// (profile loader.cpu_idle): the machine's share of every figure.
-	LoaderIdle cpuset.IdleRecord `json:"loader_cpu_idle"`
-	Start       time.Time                    `json:"start"`
-	End         time.Time                    `json:"end"`
-	Interrupted bool                         `json:"interrupted"`
-	Reference   *scenario.Reference          `json:"reference,omitempty"`
+	LoaderIdle  cpuset.IdleRecord   `json:"loader_cpu_idle"`
+	Start       time.Time           `json:"start"`
+	End         time.Time           `json:"end"`
+	Interrupted bool                `json:"interrupted"`
+	Reference   *scenario.Reference `json:"reference,omitempty"`
 	// Calibration is the loader measured against the instant reference
 	// server before the targets (package calibrate); nil when skipped.
 	Calibration *calibrate.Result `json:"calibration,omitempty"`
