@@ -56,6 +56,7 @@ func (a *runner) step(ctx context.Context, cmd Command) Report {
 		r.Error = err.Error()
 		return r
 	}
+	load.Collect() // before the sentinel starts beside the attack
 	added, err := a.startSentinel(ctx, cmd)
 	if err != nil {
 		r.Error = err.Error()

@@ -110,6 +110,7 @@ func (o *Observer) observeSelf(ctx context.Context, rate float64, d time.Duratio
 			}
 		}
 	}
+	load.Collect()
 	added := make(chan *load.Latency, 1)
 	go func() {
 		lat, err := o.sentinel.Measure(ctx, d)

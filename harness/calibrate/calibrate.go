@@ -213,6 +213,7 @@ func attack(ctx context.Context, cfg Config, mix *load.Mix, rate float64, d time
 		st, cpu, err = cfg.Agents(ctx, mix.Base(), cfg.Loader, rate, d)
 		wall = d
 	} else {
+		load.Collect()
 		c0, t0 := load.ProcessCPU(), time.Now()
 		st, err = load.Attack(ctx, mix, lc)
 		cpu, wall = load.ProcessCPU()-c0, time.Since(t0)

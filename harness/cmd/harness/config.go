@@ -89,15 +89,12 @@ func overrideIdle(p *scenario.Profile, flagValue string) error {
 }
 
 // holdLoaderAwake holds the plan's loader CPUs in the polling idle state
-// when the profile asks, for a command that measures the loader outside a
-// run (calibrate, loader-bench); a run holds them itself.
+// when the profile asks, for `harness calibrate`; a run holds them itself.
 func holdLoaderAwake(p *scenario.Profile, plan cpuset.Plan) *cpuset.Awake {
 	if !p.Loader.KeepAwake() {
 		return &cpuset.Awake{Record: cpuset.IdleRecord{Policy: cpuset.IdleDefault}}
 	}
-	hold := cpuset.KeepAwake(plan.LoaderCPUs)
-	fmt.Fprintf(os.Stderr, "loader CPUs idle %s\n", hold.Record)
-	return hold
+	return bench.HoldLoaderAwake(p, plan.LoaderCPUs, bench.NewProgress(os.Stderr).Logf)
 }
 
 func releaseHold(hold *cpuset.Awake) {

@@ -205,8 +205,10 @@ func (r Run) agentContainer() corev1.Container {
 		Env: []corev1.EnvVar{
 			{Name: "JOB_INDEX", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
 				FieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}},
-			// The in-process loader's GOGC (bench.loaderGCPercent).
-			{Name: "GOGC", Value: "800"},
+			// As the in-process loader (load.PinProcess): no collection
+			// during a step, and a memory limit of half the pod's.
+			{Name: "GOGC", Value: "off"},
+			{Name: "GOMEMLIMIT", Value: strconv.FormatInt(r.AgentMemoryBytes/2, 10)},
 		},
 		Resources: guaranteed(*resource.NewQuantity(int64(r.AgentCPUs), resource.DecimalSI),
 			*resource.NewQuantity(r.AgentMemoryBytes, resource.BinarySI)),
