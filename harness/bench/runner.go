@@ -217,23 +217,8 @@ func keepLoaderAwake(o Options, plan cpuset.Plan) *cpuset.Awake {
 	case len(plan.LoaderCPUs) == 0:
 		return &cpuset.Awake{Record: cpuset.IdleRecord{Policy: cpuset.IdleDefault, Why: "the loader does not run on this machine"}}
 	}
-	return HoldLoaderAwake(o.Profile, plan.LoaderCPUs, o.Progress.Logf)
-}
-
-// HoldLoaderAwake holds cpus, the loader's, in the polling idle state. A
-// loader whose CPUs poll wakes at once, so busy-waiting would buy it
-// nothing (make loader-bench: the same added latency parked as spinning,
-// for less CPU): the profile's spin_below_rps is set to 0 for the run,
-// and the manifest's profile says so. When the hold cannot be made, the
-// loader spins as the profile says.
-func HoldLoaderAwake(p *scenario.Profile, cpus []int, logf func(string, ...any)) *cpuset.Awake {
-	hold := cpuset.KeepAwake(cpus)
-	if hold.Record.Why != "" {
-		logf("loader CPUs %s: not held in the polling idle state: %s", cpuset.List(cpus), hold.Record.Why)
-		return hold
-	}
-	logf("loader CPUs %s: held in the polling idle state for the run; the loader does not busy-wait", cpuset.List(cpus))
-	p.Loader.SpinBelow = 0
+	hold := cpuset.KeepAwake(plan.LoaderCPUs)
+	o.Progress.Logf("loader CPUs %s: idle %s", cpuset.List(plan.LoaderCPUs), hold.Record)
 	return hold
 }
 

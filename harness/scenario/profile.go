@@ -118,7 +118,6 @@ type Loader struct {
 	// SpinBelow is the rate (req/s) at or below which the loader
 	// busy-waits rather than sleeps, so that an idle CPU's wake-up delay is
 	// not counted as the target's latency (load.SpinPolicy); 0 never spins.
-	// A run whose loader CPUs are held polling (CPUIdle) sets it to 0.
 	SpinBelow float64 `yaml:"spin_below_rps" json:"spin_below_rps"`
 	// SpinMaxInflight is how many requests may be out while the loader
 	// still busy-waits (load.SpinPolicy.MaxInflight); 0: the default, 2.

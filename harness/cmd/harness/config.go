@@ -89,12 +89,15 @@ func overrideIdle(p *scenario.Profile, flagValue string) error {
 }
 
 // holdLoaderAwake holds the plan's loader CPUs in the polling idle state
-// when the profile asks, for `harness calibrate`; a run holds them itself.
+// when the profile asks, for a command that measures the loader outside a
+// run (calibrate, loader-bench); a run holds them itself.
 func holdLoaderAwake(p *scenario.Profile, plan cpuset.Plan) *cpuset.Awake {
 	if !p.Loader.KeepAwake() {
 		return &cpuset.Awake{Record: cpuset.IdleRecord{Policy: cpuset.IdleDefault}}
 	}
-	return bench.HoldLoaderAwake(p, plan.LoaderCPUs, bench.NewProgress(os.Stderr).Logf)
+	hold := cpuset.KeepAwake(plan.LoaderCPUs)
+	fmt.Fprintf(os.Stderr, "loader CPUs %s: idle %s\n", cpuset.List(plan.LoaderCPUs), hold.Record)
+	return hold
 }
 
 func releaseHold(hold *cpuset.Awake) {

@@ -44,12 +44,7 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 	if err := bench.PinLoader(plan); err != nil {
 		return err
 	}
-	// Held directly, not as a run holds them: the bench measures the
-	// loader both spinning and parked, whatever the CPUs' idle state.
-	hold := &cpuset.Awake{Record: cpuset.IdleRecord{Policy: cpuset.IdleDefault}}
-	if p.Loader.KeepAwake() {
-		hold = cpuset.KeepAwake(plan.LoaderCPUs)
-	}
+	hold := holdLoaderAwake(p, plan)
 	defer releaseHold(hold)
 	exe, err := os.Executable()
 	if err != nil {
