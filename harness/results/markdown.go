@@ -115,7 +115,7 @@ func writeMain(b *strings.Builder, run *Run) {
 	b.WriteString("latencies are measured from each request's intended send time. CPU % is of the target's vCPU budget. ")
 	b.WriteString("A peak marked `≥` was capped by the loader or by the search's max_rate, not by the target: it is a lower bound. ")
 	b.WriteString("\"Loader adds\" is the loader's own share of that p95: first as calibrated against the instant reference server at this fixed rate (its precision), then as read live during this target's fixed run by its sentinel, " +
-		"which does not busy-wait and so also carries this machine's wake-up latency on both of its ends: an upper bound that flags a disturbed run, not a share to subtract. ")
+		"which does not busy-wait and so, on CPUs that halt when idle, also carries this machine's wake-up latency on both of its ends: an upper bound that flags a disturbed run, not a share to subtract. ")
 	b.WriteString("Memory is the target's whole process tree during the fixed-rate run, the article's condition, and is not normalised: " +
 		"RSS counts pages shared between forked workers once per worker, PSS once (– where PSS could not be read); " +
 		"summary.csv's `rss_peak_mb` is the highest RSS of the whole run.\n")
