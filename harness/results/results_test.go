@@ -13,6 +13,7 @@ import (
 
 	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/contract"
+	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/sample"
@@ -119,6 +120,42 @@ func TestMarkdownSaysWhenTheLoaderWasNotCalibrated(t *testing.T) {
 		if !strings.Contains(b.String(), c.want) {
 			t.Errorf("summary.md lacks %q:\n%s", c.want, b.String())
 		}
+	}
+}
+
+// The instrument section says how the loader's CPUs idled: held polling,
+// a hold that failed (in bold, with why), left as found, or nothing for a
+// manifest from before the setting.
+func TestMarkdownSaysHowTheLoaderCPUsIdled(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		rec  cpuset.IdleRecord
+		want string
+	}{
+		{"held", cpuset.IdleRecord{Policy: cpuset.IdlePoll, CPUs: []int{1}}, "The loader's CPUs (1) were held in the polling idle state"},
+		{"failed", cpuset.IdleRecord{Policy: cpuset.IdleDefault, CPUs: []int{1}, Why: "permission denied"},
+			"**The loader's CPUs could not be held in the polling idle state (permission denied)"},
+		{"left", cpuset.IdleRecord{Policy: cpuset.IdleDefault}, "left in the machine's own idle states"},
+		{"older manifest", cpuset.IdleRecord{}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			run := fixture()
+			run.Manifest.LoaderIdle = c.rec
+			var b bytes.Buffer
+			if err := WriteMarkdown(&b, run); err != nil {
+				t.Fatal(err)
+			}
+			md := b.String()
+			if c.want == "" {
+				if strings.Contains(md, "idle state") {
+					t.Errorf("summary.md speaks of idle states with no record:\n%s", md)
+				}
+				return
+			}
+			if !strings.Contains(md, c.want) {
+				t.Errorf("summary.md lacks %q:\n%s", c.want, md)
+			}
+		})
 	}
 }
 
