@@ -45,8 +45,12 @@ func search(t *testing.T, url string, target *sample.Sampler, budget float64, cf
 		t.Fatal(err)
 	}
 	for _, s := range res.Steps {
-		t.Logf("%-7s %6.0f req/s: achieved %6.0f success %.4f p95 %6.2f ms loader %3.0f%% target %3.0f%% pass=%v %s",
-			s.Phase, s.Rate, s.Step.Achieved, s.Step.Success, s.Step.Corrected.P95, 100*s.LoaderCPU, 100*s.TargetCPU, s.Verdict.Pass, s.Verdict.Reason)
+		added := "-"
+		if s.LoaderAdded != nil {
+			added = fmt.Sprintf("%.2f ms", s.LoaderAdded.P95)
+		}
+		t.Logf("%-7s %6.0f req/s: achieved %6.0f success %.4f p95 %6.2f ms loader %3.0f%% (sentinel p95 %s) target %3.0f%% pass=%v %s",
+			s.Phase, s.Rate, s.Step.Achieved, s.Step.Success, s.Step.Corrected.P95, 100*s.LoaderCPU, added, 100*s.TargetCPU, s.Verdict.Pass, s.Verdict.Reason)
 	}
 	return res
 }
@@ -96,7 +100,13 @@ func TestSearchReportsLoaderBound(t *testing.T) {
 	tsamp := sample.Start(context.Background(), sample.NewProcesses(sample.Tree(int32(srv.Pid))), 100*time.Millisecond)
 	t.Cleanup(tsamp.Stop)
 	holdSelf(t, 0.1)
-	res := search(t, url, tsamp, 1, searchConfig(250), 1500*time.Millisecond)
+	// The guard as a profile sets it, CPU and the sentinel's latency: a
+	// loader held to 10% of a CPU read 84-86% of it at the rates where it
+	// failed (CI, once), just under the CPU guard, while its own queue,
+	// which the sentinel reads, made the target look slow.
+	cfg := searchConfig(250)
+	cfg.Criteria.LoaderLatencyGuard = 0.1
+	res := search(t, url, tsamp, 1, cfg, 1500*time.Millisecond)
 	if res.Bound != peak.BoundLoader {
 		t.Fatalf("bound %q with the loader at 10%% of a CPU, want loader (%s)", res.Bound, res.Note)
 	}
