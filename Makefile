@@ -11,6 +11,7 @@
 # make bench SCENARIO=db           database-bound CRUD against a real PostgreSQL (started, seeded and stopped by the harness)
 # make bench CALIBRATE=0          skip the loader's calibration (README: How accurate is it)
 # make bench LOADERS=2            the loader as 2 agent processes, their histograms merged (README: Several loaders)
+# make bench CPU_IDLE=default     leave the loader's CPUs halting when idle (default: polling for the run; README: How accurate is it)
 # make calibrate                  measure the loader against an instant reference server
 # make loader-bench               the loader beside wrk against the same reference server
 # make crosscheck                 measure chi and axum with the harness and with oha; exit 1 if they disagree
@@ -46,6 +47,13 @@ LOADERS  ?=
 ifneq ($(LOADERS),)
 BENCH_FLAGS += -loaders $(LOADERS)
 endif
+# CPU_IDLE=default leaves the loader's CPUs in the machine's own idle states;
+# the profile's loader.cpu_idle (poll) holds them polling for the run.
+CPU_IDLE ?=
+ifneq ($(CPU_IDLE),)
+BENCH_FLAGS += -cpu-idle $(CPU_IDLE)
+IDLE_FLAG := -cpu-idle $(CPU_IDLE)
+endif
 # REPEAT=N measures each target N times; summaries report the median and spread.
 REPEAT   ?=
 ifneq ($(REPEAT),)
@@ -70,12 +78,12 @@ test:
 # server on the target's CPUs (what every bench does first), and beside wrk
 # (Debian's, installed when missing) against the same server.
 calibrate: $(HARNESS)
-	$(HARNESS) calibrate -profile $(PROFILE)
+	$(HARNESS) calibrate -profile $(PROFILE) $(IDLE_FLAG)
 
 loader-bench: $(HARNESS)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } \
 		|| { echo "loader-bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
-	$(HARNESS) loader-bench -profile $(PROFILE)
+	$(HARNESS) loader-bench -profile $(PROFILE) $(IDLE_FLAG)
 
 # K8S_OUT is where the dry run writes loader.yaml and target-<name>.yaml.
 K8S_OUT ?= k8s-manifests
@@ -165,4 +173,4 @@ crosscheck: $(HARNESS)
 		echo "crosscheck: installing oha 1.16.0 into $(OHA_ROOT) (a few minutes)"; \
 		cargo install oha --version 1.16.0 --locked --no-default-features --features native-tls --root $(OHA_ROOT); \
 	fi
-	$(HARNESS) crosscheck -oha $(OHA) -profile $(PROFILE)$(if $(TARGETS), -targets $(TARGETS))
+	$(HARNESS) crosscheck -oha $(OHA) -profile $(PROFILE) $(IDLE_FLAG)$(if $(TARGETS), -targets $(TARGETS))
