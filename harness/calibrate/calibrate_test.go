@@ -46,9 +46,12 @@ func jsonScenario() *scenario.Scenario {
 // as much again, so the test's bounds are twice the goal: tight enough to
 // fail a loader that parks between hits (0.12 / 0.18 ms here) or one that
 // paces with Go's timers (0.55 / 0.95 ms), loose enough not to fail on a
-// neighbour's burst. A run over the bounds is run once more: the loader
-// fails only if it cannot meet them twice in a row (one run in about ten
-// read p50 0.10-0.11 ms on this VM with nothing else running).
+// neighbour's burst. A run over the bounds, or whose capacity search
+// failed a rate below the cap, is run once more: the loader fails only if
+// it cannot meet them twice in a row (one run in about ten read p50
+// 0.10-0.11 ms on this VM with nothing else running; one CI run in five
+// had a 1,000 req/s step read 1 ms more at p95, with the loader's CPU at
+// 98 %, on a machine that passed the same step the other four times).
 func TestCalibrationReportsTheInjectedServiceTime(t *testing.T) {
 	plan := pinLoader(t)
 	t.Setenv(refserverEnv, "1")
@@ -64,7 +67,7 @@ func TestCalibrationReportsTheInjectedServiceTime(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("try %d: added p50 %.3f p95 %.3f p99 %.3f ms; capacity %.0f (%s)", try, res.Added.P50, res.Added.P95, res.Added.P99, res.Capacity, res.CapacityBound)
-		if res.Added.P50 <= 0.1 && res.Added.P95 <= 0.2 {
+		if res.Added.P50 <= 0.1 && res.Added.P95 <= 0.2 && res.CapacityBound == "cap" {
 			break
 		}
 	}
