@@ -117,13 +117,9 @@ func runWithPlan(ctx context.Context, o Options, plan cpuset.Plan) (*results.Run
 	}
 	man := newManifest(ctx, o, plan)
 	run := &results.Run{Manifest: man}
-	hold := keepLoaderAwake(o, plan)
-	defer func() {
-		if err := hold.Release(); err != nil {
-			o.Progress.Logf("loader CPUs: restore their idle setting: %v", err)
-		}
-	}()
-	man.LoaderIdle = hold.Record
+	idle, release := HoldLoaderAwake(o.KeepLoaderAwake, plan.LoaderCPUs, o.Progress.Logf)
+	defer release()
+	man.LoaderIdle = idle
 	o.Progress.Logf("run %s: profile %s, scenario %s, %s runtime, %s", o.RunID, o.Profile.Name, o.Scenario.Name, o.Runtime.Name(), plan)
 	if err := results.Write(dir, run); err != nil {
 		return nil, dir, err
@@ -208,18 +204,24 @@ func StartTarget(ctx context.Context, rt runtimes.Runtime, prof *scenario.Profil
 	return inst, watched, stop, nil
 }
 
-// keepLoaderAwake holds the loader's CPUs in the polling idle state when
-// asked; the record says what was done, and why not when it could not be.
-func keepLoaderAwake(o Options, plan cpuset.Plan) *cpuset.Awake {
+// HoldLoaderAwake holds cpus, the loader's, in the polling idle state
+// when asked (cpuset.KeepAwake), for a run, a calibration or a loader
+// bench; the record says what was done, and why not when it could not be.
+// release ends the hold, saying so if the values found cannot be put back.
+func HoldLoaderAwake(asked bool, cpus []int, logf func(string, ...any)) (cpuset.IdleRecord, func()) {
 	switch {
-	case !o.KeepLoaderAwake:
-		return &cpuset.Awake{Record: cpuset.IdleRecord{Policy: cpuset.IdleDefault}}
-	case len(plan.LoaderCPUs) == 0:
-		return &cpuset.Awake{Record: cpuset.IdleRecord{Policy: cpuset.IdleDefault, Why: "the loader does not run on this machine"}}
+	case !asked:
+		return cpuset.IdleRecord{Policy: cpuset.IdleDefault}, func() {}
+	case len(cpus) == 0:
+		return cpuset.IdleRecord{Policy: cpuset.IdleDefault, Why: "the loader does not run on this machine"}, func() {}
 	}
-	hold := cpuset.KeepAwake(plan.LoaderCPUs)
-	o.Progress.Logf("loader CPUs %s: idle %s", cpuset.List(plan.LoaderCPUs), hold.Record)
-	return hold
+	hold := cpuset.KeepAwake(cpus)
+	logf("loader CPUs %s: idle %s", cpuset.List(cpus), hold.Record)
+	return hold.Record, func() {
+		if err := hold.Release(); err != nil {
+			logf("loader CPUs %s: restore their idle setting: %v", cpuset.List(cpus), err)
+		}
+	}
 }
 
 // PinLoader keeps the loader, this process, on the plan's loader CPUs

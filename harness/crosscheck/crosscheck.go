@@ -114,16 +114,10 @@ func Run(ctx context.Context, o Options) (*Report, string, error) {
 	}
 	oha := Oha{Path: o.Oha}
 	rep := &Report{RunID: o.RunID, Command: o.Command, Profile: o.Profile.Name, Scenario: o.Scenario.Name,
-		Plan: plan, OhaPath: o.Oha, Start: time.Now().UTC(), LoaderIdle: cpuset.IdleRecord{Policy: cpuset.IdleDefault}}
-	if o.KeepLoaderAwake {
-		hold := cpuset.KeepAwake(plan.LoaderCPUs)
-		defer func() {
-			if err := hold.Release(); err != nil {
-				o.Progress.Logf("loader CPUs: restore their idle setting: %v", err)
-			}
-		}()
-		rep.LoaderIdle = hold.Record
-	}
+		Plan: plan, OhaPath: o.Oha, Start: time.Now().UTC()}
+	var release func()
+	rep.LoaderIdle, release = bench.HoldLoaderAwake(o.KeepLoaderAwake, plan.LoaderCPUs, o.Progress.Logf)
+	defer release()
 	if rep.OhaVersion, err = oha.Version(ctx); err != nil {
 		return nil, dir, err
 	}

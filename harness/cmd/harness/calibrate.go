@@ -34,7 +34,8 @@ func calibrateCmd(ctx context.Context, args []string) error {
 	if err := bench.PinLoader(plan); err != nil {
 		return err
 	}
-	defer releaseHold(holdLoaderAwake(p, plan))
+	_, release := holdLoaderAwake(p, plan)
+	defer release()
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the harness binary for the reference server: %w", err)

@@ -91,17 +91,6 @@ func overrideIdle(p *scenario.Profile, flagValue string) error {
 // holdLoaderAwake holds the plan's loader CPUs in the polling idle state
 // when the profile asks, for a command that measures the loader outside a
 // run (calibrate, loader-bench); a run holds them itself.
-func holdLoaderAwake(p *scenario.Profile, plan cpuset.Plan) *cpuset.Awake {
-	if !p.Loader.KeepAwake() {
-		return &cpuset.Awake{Record: cpuset.IdleRecord{Policy: cpuset.IdleDefault}}
-	}
-	hold := cpuset.KeepAwake(plan.LoaderCPUs)
-	fmt.Fprintf(os.Stderr, "loader CPUs %s: idle %s\n", cpuset.List(plan.LoaderCPUs), hold.Record)
-	return hold
-}
-
-func releaseHold(hold *cpuset.Awake) {
-	if err := hold.Release(); err != nil {
-		fmt.Fprintf(os.Stderr, "loader CPUs: restore their idle setting: %v\n", err)
-	}
+func holdLoaderAwake(p *scenario.Profile, plan cpuset.Plan) (cpuset.IdleRecord, func()) {
+	return bench.HoldLoaderAwake(p.Loader.KeepAwake(), plan.LoaderCPUs, bench.NewProgress(os.Stderr).Logf)
 }

@@ -44,8 +44,8 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 	if err := bench.PinLoader(plan); err != nil {
 		return err
 	}
-	hold := holdLoaderAwake(p, plan)
-	defer releaseHold(hold)
+	idleRec, release := holdLoaderAwake(p, plan)
+	defer release()
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lb.LoaderIdle = hold.Record
+	lb.LoaderIdle = idleRec
 	fmt.Print(calibrate.LoaderBenchTable(lb))
 	if *out != "" {
 		b, _ := json.MarshalIndent(lb, "", "  ")
