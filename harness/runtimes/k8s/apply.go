@@ -7,6 +7,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -27,37 +28,32 @@ func create(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object)
 }
 
 func createOne(ctx context.Context, cs kubernetes.Interface, o runtime.Object) (runtime.Object, error) {
-	opts := metav1.CreateOptions{}
+	m, err := meta.Accessor(o)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", kindOf(o), err)
+	}
+	ns, opts := m.GetNamespace(), metav1.CreateOptions{}
 	var got runtime.Object
-	var err error
-	var ns, name string
 	switch v := o.(type) {
 	case *corev1.Pod:
-		ns, name = v.Namespace, v.Name
 		got, err = cs.CoreV1().Pods(ns).Create(ctx, v, opts)
 	case *corev1.Service:
-		ns, name = v.Namespace, v.Name
 		got, err = cs.CoreV1().Services(ns).Create(ctx, v, opts)
 	case *corev1.ConfigMap:
-		ns, name = v.Namespace, v.Name
 		got, err = cs.CoreV1().ConfigMaps(ns).Create(ctx, v, opts)
 	case *corev1.ServiceAccount:
-		ns, name = v.Namespace, v.Name
 		got, err = cs.CoreV1().ServiceAccounts(ns).Create(ctx, v, opts)
 	case *rbacv1.Role:
-		ns, name = v.Namespace, v.Name
 		got, err = cs.RbacV1().Roles(ns).Create(ctx, v, opts)
 	case *rbacv1.RoleBinding:
-		ns, name = v.Namespace, v.Name
 		got, err = cs.RbacV1().RoleBindings(ns).Create(ctx, v, opts)
 	case *batchv1.Job:
-		ns, name = v.Namespace, v.Name
 		got, err = cs.BatchV1().Jobs(ns).Create(ctx, v, opts)
 	default:
 		return nil, fmt.Errorf("create: no client for %T", o)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create %s %s/%s: %w", kindOf(o), ns, name, err)
+		return nil, fmt.Errorf("create %s %s/%s: %w", kindOf(o), ns, m.GetName(), err)
 	}
 	return got, nil
 }

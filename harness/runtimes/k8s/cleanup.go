@@ -57,29 +57,21 @@ type kind struct {
 // kinds lists what a run creates, the Job first so its controller starts
 // no pod while the pods are deleted.
 func kinds(cs kubernetes.Interface, ns string) []kind {
-	core, rbac := cs.CoreV1(), cs.RbacV1()
-	jobs := cs.BatchV1().Jobs(ns)
+	core, rbac, jobs := cs.CoreV1(), cs.RbacV1(), cs.BatchV1().Jobs(ns)
 	return []kind{
-		{"jobs", func(ctx context.Context, o metav1.ListOptions) ([]string, error) { return names(jobs.List(ctx, o)) }, jobs.Delete},
-		{"pods", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			return names(core.Pods(ns).List(ctx, o))
-		}, core.Pods(ns).Delete},
-		{"services", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			return names(core.Services(ns).List(ctx, o))
-		}, core.Services(ns).Delete},
-		{"configmaps", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			return names(core.ConfigMaps(ns).List(ctx, o))
-		}, core.ConfigMaps(ns).Delete},
-		{"rolebindings", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			return names(rbac.RoleBindings(ns).List(ctx, o))
-		}, rbac.RoleBindings(ns).Delete},
-		{"roles", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			return names(rbac.Roles(ns).List(ctx, o))
-		}, rbac.Roles(ns).Delete},
-		{"serviceaccounts", func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			return names(core.ServiceAccounts(ns).List(ctx, o))
-		}, core.ServiceAccounts(ns).Delete},
+		{"jobs", listNames(jobs.List), jobs.Delete},
+		{"pods", listNames(core.Pods(ns).List), core.Pods(ns).Delete},
+		{"services", listNames(core.Services(ns).List), core.Services(ns).Delete},
+		{"configmaps", listNames(core.ConfigMaps(ns).List), core.ConfigMaps(ns).Delete},
+		{"rolebindings", listNames(rbac.RoleBindings(ns).List), rbac.RoleBindings(ns).Delete},
+		{"roles", listNames(rbac.Roles(ns).List), rbac.Roles(ns).Delete},
+		{"serviceaccounts", listNames(core.ServiceAccounts(ns).List), core.ServiceAccounts(ns).Delete},
 	}
+}
+
+// listNames turns a typed client's List into one that gives the names.
+func listNames[L runtime.Object](list func(context.Context, metav1.ListOptions) (L, error)) func(context.Context, metav1.ListOptions) ([]string, error) {
+	return func(ctx context.Context, o metav1.ListOptions) ([]string, error) { return names(list(ctx, o)) }
 }
 
 // names are the names of a list's items.
