@@ -23,6 +23,9 @@ type Config struct {
 	Timeout     time.Duration
 	// Spin is the busy-wait policy (see SpinPolicy); nil parks between hits.
 	Spin *SpinPolicy
+	// ReleaseAhead is how early a hit may leave, with the hits before it,
+	// when the loader does not spin (NewPacer); 0 is earlyRelease.
+	ReleaseAhead time.Duration
 	// Progress, if set, is called about twice a second with the step so far.
 	Progress func(Step)
 	// StartAt, if set, is the instant the first hit is due: loaders that
@@ -36,7 +39,7 @@ type Config struct {
 // rates up to spin_below_rps, never when that is zero).
 func ProfileConfig(lp scenario.Loader, rate float64, d time.Duration) Config {
 	cfg := Config{Rate: rate, Duration: d, Workers: lp.Workers, MaxWorkers: lp.MaxWorkers,
-		Connections: lp.Connections, Timeout: lp.Timeout.D()}
+		Connections: lp.Connections, Timeout: lp.Timeout.D(), ReleaseAhead: lp.ReleaseAhead.D()}
 	if lp.SpinBelow > 0 {
 		cfg.Spin = DefaultSpin()
 		cfg.Spin.MaxRate = lp.SpinBelow
@@ -138,7 +141,7 @@ func AttackTally(ctx context.Context, mix *Mix, cfg Config) (Step, *Tally, error
 	// vegeta's options that assume an *http.Transport would otherwise
 	// configure one we do not use. No client timeout: it would arm a timer
 	// per request; the transport's deadline does that job.
-	pacer := NewPacer(cfg.Rate, cfg.Spin)
+	pacer := NewPacer(cfg.Rate, cfg.Spin, cfg.ReleaseAhead)
 	defer pacer.Close()
 	tr := &Transport{MaxConns: cfg.Connections, Timeout: cfg.Timeout, spin: pacer.spin}
 	defer tr.Close()

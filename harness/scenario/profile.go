@@ -122,6 +122,12 @@ type Loader struct {
 	// SpinMaxInflight is how many requests may be out while the loader
 	// still busy-waits (load.SpinPolicy.MaxInflight); 0: the default, 2.
 	SpinMaxInflight int `yaml:"spin_max_inflight,omitempty" json:"spin_max_inflight,omitempty"`
+	// ReleaseAhead is how early a hit may leave, together with the hits
+	// before it, when the loader does not spin, rather than wait on a
+	// timer of its own (load.Config.ReleaseAhead); 0: the loader's default,
+	// 100 µs. It sets how bunched the target's arrivals are: the
+	// cross-check sets 1 ms to send as oha's millisecond timer does.
+	ReleaseAhead Duration `yaml:"release_ahead,omitempty" json:"release_ahead,omitempty"`
 	// CPUIdle is what the loader's CPUs do when idle during a run: "poll"
 	// holds them in cpuidle's polling state (cpuset.KeepAwake), so that a
 	// wake-up costs neither a VM exit nor its tens of µs of latency;
@@ -149,6 +155,10 @@ func (p *Profile) Apply(s *Scenario) {
 		p.FixedDuration = s.FixedDuration
 	}
 }
+
+// maxReleaseAhead bounds loader.release_ahead: hits sent further ahead
+// would arrive in bursts coarser than any timer's a loader here competes with.
+const maxReleaseAhead = 10 * time.Millisecond
 
 // minConnections is the fewest connections a per-vCPU cap leaves a target.
 const minConnections = 16
@@ -252,6 +262,8 @@ func (p *Profile) validate(path string) error {
 		return fe("loader.connections_per_vcpu", "must not be negative")
 	case p.Loader.SpinBelow < 0:
 		return fe("loader.spin_below_rps", "must not be negative (0 never spins)")
+	case p.Loader.ReleaseAhead < 0 || p.Loader.ReleaseAhead.D() > maxReleaseAhead:
+		return fe("loader.release_ahead", "must be in [0, %s] (0: the loader's default), got %s", maxReleaseAhead, p.Loader.ReleaseAhead.D())
 	case p.Loader.CPUIdle != "poll" && p.Loader.CPUIdle != "default":
 		return fe("loader.cpu_idle", "must be poll or default, got %q", p.Loader.CPUIdle)
 	case p.Search.LoaderLatencyGuard < 0 || p.Search.LoaderLatencyGuard >= 1:

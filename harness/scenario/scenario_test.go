@@ -48,6 +48,8 @@ func TestBadProfileNamesFileAndField(t *testing.T) {
 		{"connections_per_vcpu", base + "loader:\n  connections_per_vcpu: -1\n", "field loader.connections_per_vcpu"},
 		{"workers", base + "loader:\n  workers: 0\n", "field loader.workers"},
 		{"cpu_idle", base + "loader:\n  cpu_idle: halt\n", "field loader.cpu_idle"},
+		{"release_ahead", base + "loader:\n  release_ahead: 50ms\n", "field loader.release_ahead"},
+		{"negative release_ahead", base + "loader:\n  release_ahead: -1ms\n", "field loader.release_ahead"},
 		{"no scenario", "name: p\nstep: 3s\nfixed_duration: 5s\n", "field scenario"},
 	}
 	for _, c := range cases {
