@@ -28,6 +28,10 @@
 // closed: no loader of the harness sends them, and supporting them would add
 // a parser state for nothing. HTTP/1.0 requests are answered and the
 // connection closed (no HTTP/1.0 keep-alive).
+//
+// It also records the gaps between the requests it receives, read (and
+// reset) at ArrivalsPath: loaders offering the same rate can deliver it
+// evenly or in bursts, and a cross-check must see which (see Arrivals).
 package calibrate
 
 import (
@@ -106,7 +110,8 @@ type Server struct {
 	dirty  []*conn // connections given output by flushDue
 	armed  int64   // due time the timerfd is set for, or -1 (blocking mode)
 
-	lateSum, lateN, lateMx int64 // this iteration's lateness, published once per iteration
+	lateSum, lateN, lateMx int64   // this iteration's lateness, published once per iteration
+	gaps                   gapHist // arrival gaps since the last read of ArrivalsPath
 
 	requests atomic.Uint64
 	lateness struct{ sum, n, max atomic.Int64 }
@@ -453,6 +458,11 @@ func (s *Server) parse(c *conn, data []byte, now int64) int {
 			break // the body has not all arrived
 		}
 		off += total
+		if isArrivals(req) {
+			s.respond(c, s.arrivalsAnswer(), req.close, now)
+			continue
+		}
+		s.gaps.record(now)
 		r := s.resp.route(req.method, req.target)
 		b := r.b
 		if string(req.method) == "HEAD" {
