@@ -58,20 +58,26 @@ type Report struct {
 	OhaVersion string            `json:"oha_version"`
 	Start      time.Time         `json:"start"`
 	End        time.Time         `json:"end"`
-	Targets    []TargetRecord    `json:"targets"`
-	Rows       []Row             `json:"rows"`
-	Verdict    string            `json:"verdict"`
-	Pass       bool              `json:"pass"`
+	// Arrivals is how each loader's requests reached a reference server
+	// (probeArrivals); ArrivalsErr says why the probe could not be made.
+	Arrivals    []ArrivalRow   `json:"arrivals"`
+	ArrivalsErr string         `json:"arrivals_error,omitempty"`
+	Targets     []TargetRecord `json:"targets"`
+	Rows        []Row          `json:"rows"`
+	Verdict     string         `json:"verdict"`
+	Pass        bool           `json:"pass"`
 }
 
 // TargetRecord is everything measured for one target.
 type TargetRecord struct {
 	Target  string        `json:"target"`
 	Harness HarnessRecord `json:"harness"`
-	Oha     OhaRecord     `json:"oha"`
+	// Shaped is the harness's run with oha's arrivals (ohaShaped).
+	Shaped HarnessRecord `json:"harness_oha_arrivals"`
+	Oha    OhaRecord     `json:"oha"`
 }
 
-// HarnessRecord is the harness's own run of the target (bench.Run).
+// HarnessRecord is one of the harness's own runs of the target (bench.Run).
 type HarnessRecord struct {
 	// RunDir holds its results.json, summary.md and logs.
 	RunDir string          `json:"run_dir"`
@@ -122,24 +128,22 @@ func Run(ctx context.Context, o Options) (*Report, string, error) {
 		return nil, dir, err
 	}
 	o.Progress.Logf("crosscheck %s: profile %s, scenario %s, %s; oha %s", o.RunID, o.Profile.Name, o.Scenario.Name, plan, rep.OhaVersion)
+	// The probe's own loader runs here: pinned like the targets' loaders.
+	if err := bench.PinLoader(plan); err != nil {
+		return rep, dir, err
+	}
+	if rep.Arrivals, err = probeArrivals(ctx, o, oha, plan); err != nil {
+		rep.ArrivalsErr = err.Error()
+		o.Progress.Logf("arrival probe FAILED: %v", err)
+	}
 
 	for _, m := range o.Targets {
 		if ctx.Err() != nil {
 			break
 		}
-		rec := TargetRecord{Target: m.Name}
-		rec.Harness = runHarness(ctx, o, dir, m)
-		// bench.Run pinned this process to the loader's CPUs; pin it again
-		// in case a later change stops doing so: the oha side's sampler and
-		// waiting must stay off the target's CPUs too.
-		if err := bench.PinLoader(plan); err != nil {
-			return rep, dir, err
-		}
-		if ctx.Err() == nil {
-			rec.Oha = runOha(ctx, o, oha, plan, m, filepath.Join(dir, "logs", m.Name+"-oha.log"), matchConnections(rec.Harness, o.Profile.Loader.For(plan.Budget, o.Scenario)))
-		}
-		rep.Targets = append(rep.Targets, rec)
-		rep.Rows = append(rep.Rows, Compare(m.Name, harnessSide(rec.Harness), ohaSide(rec.Oha)))
+		rep.Targets = append(rep.Targets, measureTarget(ctx, o, oha, plan, dir, m))
+		rec := rep.Targets[len(rep.Targets)-1]
+		rep.Rows = append(rep.Rows, Compare(m.Name, harnessSide(rec.Harness), harnessSide(rec.Shaped), ohaSide(rec.Oha)))
 	}
 	rep.End = time.Now().UTC()
 	rep.Verdict, rep.Pass = Verdict(rep.Rows)
@@ -167,18 +171,43 @@ func checkScenario(s *scenario.Scenario) error {
 	return nil
 }
 
-// runHarness is the harness measuring the target alone, exactly as `make
-// bench` does, into <dir>/harness-<target>/.
-func runHarness(ctx context.Context, o Options, dir string, m *targets.Manifest) HarnessRecord {
-	id := "harness-" + m.Name
-	rec := HarnessRecord{RunDir: filepath.Join(dir, id)}
-	o.Progress.Logf("%s: the harness's own run (%s)", m.Name, rec.RunDir)
+// measureTarget runs the three measurements of a target: the harness as
+// `make bench` runs it, the harness with oha's arrivals, then oha; the last
+// two back to back, since they are the pair that compares the loaders.
+func measureTarget(ctx context.Context, o Options, oha Oha, plan cpuset.Plan, dir string, m *targets.Manifest) TargetRecord {
+	rec := TargetRecord{Target: m.Name}
 	// Calibrated, as `make bench` is: its capacity may label a peak.
+	rec.Harness = runHarness(ctx, o, o.Profile, true, dir, "harness-"+m.Name, m)
+	if ctx.Err() == nil {
+		rec.Shaped = runHarness(ctx, o, ohaShaped(o.Profile), false, dir, "harness-oha-arrivals-"+m.Name, m)
+	}
+	// bench.Run pinned this process to the loader's CPUs; pin it again
+	// in case a later change stops doing so: the oha side's sampler and
+	// waiting must stay off the target's CPUs too.
+	if err := bench.PinLoader(plan); err != nil {
+		rec.Oha.Err = err.Error()
+		return rec
+	}
+	if ctx.Err() == nil {
+		like := rec.Shaped
+		if like.Result == nil {
+			like = rec.Harness
+		}
+		rec.Oha = runOha(ctx, o, oha, plan, m, filepath.Join(dir, "logs", m.Name+"-oha.log"), matchConnections(like, o.Profile.Loader.For(plan.Budget, o.Scenario)))
+	}
+	return rec
+}
+
+// runHarness is the harness measuring the target alone, as `make bench`
+// does with profile p, into <dir>/<id>/.
+func runHarness(ctx context.Context, o Options, p *scenario.Profile, calibrated bool, dir, id string, m *targets.Manifest) HarnessRecord {
+	rec := HarnessRecord{RunDir: filepath.Join(dir, id)}
+	o.Progress.Logf("%s: the harness's run %s (release-ahead %s, spin below %.0f req/s)", m.Name, rec.RunDir, p.Loader.ReleaseAhead.D(), p.Loader.SpinBelow)
 	exe, _ := os.Executable()
 	run, _, err := bench.Run(ctx, bench.Options{
-		Targets: []*targets.Manifest{m}, Profile: o.Profile, Scenario: o.Scenario, Reference: o.Reference,
+		Targets: []*targets.Manifest{m}, Profile: p, Scenario: o.Scenario, Reference: o.Reference,
 		Runtime: o.Runtime, ResultsDir: dir, RunID: id, Command: o.Command, Progress: o.Progress,
-		Calibrate: exe != "", HarnessExe: exe, KeepLoaderAwake: o.KeepLoaderAwake,
+		Calibrate: calibrated && exe != "", HarnessExe: exe, KeepLoaderAwake: o.KeepLoaderAwake,
 	})
 	// bench.Run points <its results dir>/latest at its run; inside this
 	// run's directory that link means nothing, and results/latest stays
@@ -390,16 +419,26 @@ func write(dir string, rep *Report) error {
 	return nil
 }
 
-// Markdown is crosscheck.md: how the run was made, the table, the verdict.
+// Markdown is crosscheck.md: how the run was made, the arrival probe, the
+// table, the verdict.
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Cross-check %s\n\n", r.RunID)
 	fmt.Fprintf(&b, "The harness against oha (%s, `%s`), profile `%s`, scenario `%s`: %s. "+
 		"oha runs `-q RATE --latency-correction` (open model; each latency counted from when oha's pacer released the request, "+
 		"so time waiting for a free connection counts), with `-c`, step for step, the connections the harness had open at the nearest rate it measured (a target holding 512 busy connections is not the target holding the 30 its load needs), "+
-		"pinned with taskset to the loader's CPUs; both sides start the target the same way and run the same warm-up, fixed-rate run and peak search. "+
-		"The loader's CPUs idled %s for both.\n\n",
-		r.OhaVersion, r.OhaPath, r.Profile, r.Scenario, r.Plan, r.LoaderIdle)
+		"pinned with taskset to the loader's CPUs. Each target is measured three times, each time started afresh and put through the same warm-up, fixed-rate run and peak search: "+
+		"by the harness as `make bench` runs it; by the harness sending oha's arrivals (hits due within %s leave together, no spinning); by oha. "+
+		"The loader's CPUs idled %s for all.\n\n",
+		r.OhaVersion, r.OhaPath, r.Profile, r.Scenario, r.Plan, OhaTick, r.LoaderIdle)
+	b.WriteString("## Arrivals\n\nHow each loader's requests reached a reference server on the target's CPUs (gaps between consecutive requests as the server's event loop saw them). " +
+		"A target pays a wake-up per burst, so the same rate costs it less CPU in bunched arrivals than in evenly paced ones.\n\n")
+	if r.ArrivalsErr != "" {
+		fmt.Fprintf(&b, "**The arrival probe failed:** %s\n\n", r.ArrivalsErr)
+	}
+	b.WriteString(ArrivalsMarkdown(r.Arrivals))
+	b.WriteString("\n## Peaks and fixed-rate p95\n\nThe loaders are compared on the same arrivals (the harness with oha's against oha); " +
+		"the harness's own peak beside oha's is the loaders and the arrivals' shape together.\n\n")
 	b.WriteString(Markdown(r.Rows))
 	return b.String()
 }

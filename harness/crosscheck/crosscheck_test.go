@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/peak"
 	"github.com/benchharness/harness/harness/results"
@@ -135,32 +136,35 @@ func TestCompareAndVerdict(t *testing.T) {
 	side := func(peakRPS float64, bound string, p95 float64) Side {
 		return Side{OK: true, Peak: peakRPS, Bound: bound, FixedP95: p95}
 	}
+	even := side(12000, peak.BoundTarget, 1.30) // the harness's own run: its peak is not judged
 	cases := []struct {
 		name          string
-		h, o          Side
+		h, s, o       Side // harness, harness with oha's arrivals, oha
 		peakOK, p95OK bool
 		verdict       string // a fragment of the verdict
 	}{
-		{"agree", side(9000, peak.BoundTarget, 1.30), side(9500, peak.BoundTarget, 1.25), true, true, "agrees"},
-		{"peak exactly 15 % high", side(11500, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), true, true, "agrees"},
-		{"peak exactly 15 % low", side(8500, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), true, true, "agrees"},
-		{"peak 16 % low", side(8400, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), false, true, "peak 0.84x oha's"},
-		{"peak 20 % high", side(12000, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), false, true, "peak 1.20x"},
-		{"harness loader-bound and low", side(6000, peak.BoundLoader, 1.3), side(10000, peak.BoundTarget, 1.3), false, true, "harness's peak is loader-bound"},
-		{"p95 0.1 ms apart", side(10000, peak.BoundTarget, 1.4), side(10000, peak.BoundTarget, 1.3), true, true, "agrees"},
-		{"p95 0.11 ms above", side(10000, peak.BoundTarget, 1.41), side(10000, peak.BoundTarget, 1.3), true, false, "p95 +0.11 ms"},
-		{"p95 0.3 ms below", side(10000, peak.BoundTarget, 1.0), side(10000, peak.BoundTarget, 1.3), true, false, "p95 -0.30 ms"},
-		{"no oha peak", side(10000, peak.BoundTarget, 1.3), side(0, peak.BoundError, 1.3), false, true, "no peak to compare"},
-		{"harness failed", Side{Reason: "failed: verify"}, side(10000, peak.BoundTarget, 1.3), false, false, "not measured (harness: failed: verify)"},
+		{"agree", side(9000, peak.BoundTarget, 1.30), side(9200, peak.BoundTarget, 1.5), side(9500, peak.BoundTarget, 1.25), true, true, "agrees"},
+		{"own peak off, same arrivals agree", side(14000, peak.BoundTarget, 1.3), side(10100, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), true, true, "agrees"},
+		{"peak exactly 15 % high", even, side(11500, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), true, true, "agrees"},
+		{"peak exactly 15 % low", even, side(8500, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), true, true, "agrees"},
+		{"peak 16 % low", even, side(8400, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), false, true, "same arrivals, 0.84x oha's"},
+		{"peak 20 % high", even, side(12000, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), false, true, "1.20x"},
+		{"harness loader-bound and low", even, side(6000, peak.BoundLoader, 1.3), side(10000, peak.BoundTarget, 1.3), false, true, "harness's peak is loader-bound"},
+		{"p95 0.1 ms apart", side(10000, peak.BoundTarget, 1.4), side(10000, peak.BoundTarget, 9), side(10000, peak.BoundTarget, 1.3), true, true, "agrees"},
+		{"p95 0.11 ms above", side(10000, peak.BoundTarget, 1.41), side(10000, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), true, false, "p95 +0.11 ms"},
+		{"p95 0.3 ms below", side(10000, peak.BoundTarget, 1.0), side(10000, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), true, false, "p95 -0.30 ms"},
+		{"no oha peak", even, side(10000, peak.BoundTarget, 1.3), side(0, peak.BoundError, 1.3), false, true, "no peak to compare"},
+		{"harness failed", Side{Reason: "failed: verify"}, side(10000, peak.BoundTarget, 1.3), side(10000, peak.BoundTarget, 1.3), true, false, "not measured (harness: failed: verify)"},
+		{"same-arrivals run failed", even, Side{Reason: "failed: start"}, side(10000, peak.BoundTarget, 1.3), false, true, "harness with oha's arrivals: failed: start"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := Compare("chi", c.h, c.o)
+			r := Compare("chi", c.h, c.s, c.o)
 			if r.PeakOK != c.peakOK || r.P95OK != c.p95OK {
-				t.Fatalf("peak ok %v (ratio %.3f), p95 ok %v (diff %.3f), want %v, %v", r.PeakOK, r.Ratio, r.P95OK, r.P95Diff, c.peakOK, c.p95OK)
+				t.Fatalf("peak ok %v (ratio %.3f), p95 ok %v (diff %.3f), want %v, %v", r.PeakOK, r.ShapedRatio, r.P95OK, r.P95Diff, c.peakOK, c.p95OK)
 			}
 			v, pass := Verdict([]Row{r})
-			if pass != (c.peakOK && c.p95OK) || !strings.Contains(v, c.verdict) {
+			if pass != (c.peakOK && c.p95OK && c.h.OK) || !strings.Contains(v, c.verdict) {
 				t.Fatalf("verdict %q (pass %v), want it to say %q", v, pass, c.verdict)
 			}
 			md := Markdown([]Row{r})
@@ -173,16 +177,16 @@ func TestCompareAndVerdict(t *testing.T) {
 		t.Error("an empty cross-check passed")
 	}
 	// One bad target fails the whole check.
-	good := Compare("axum", side(20000, peak.BoundTarget, 1.2), side(21000, peak.BoundTarget, 1.2))
-	bad := Compare("chi", side(5000, peak.BoundTarget, 1.2), side(10000, peak.BoundTarget, 1.2))
+	good := Compare("axum", side(24000, peak.BoundTarget, 1.2), side(20000, peak.BoundTarget, 1.3), side(21000, peak.BoundTarget, 1.2))
+	bad := Compare("chi", even, side(5000, peak.BoundTarget, 1.2), side(10000, peak.BoundTarget, 1.2))
 	if v, pass := Verdict([]Row{good, bad}); pass || !strings.Contains(v, "chi") || strings.Contains(v, "axum") {
 		t.Errorf("verdict %q (pass %v): want a failure naming chi only", v, pass)
 	}
 	md := Markdown([]Row{good})
-	if !strings.Contains(md, "| axum | 20000 (target) | 21000 (target) | 0.95 | yes | 1.20 | 1.20 | +0.00 | yes |") {
+	if !strings.Contains(md, "| axum | 24000 (target) | 20000 (target) | 21000 (target) | 1.14 | 0.95 | yes | 1.20 | 1.20 | +0.00 | yes |") {
 		t.Errorf("row not as expected:\n%s", md)
 	}
-	if md := Markdown([]Row{Compare("axum", side(16667, peak.BoundLoader, 1.2), side(21000, peak.BoundTarget, 1.2))}); !strings.Contains(md, "≥ 16667 (loader)") {
+	if md := Markdown([]Row{Compare("axum", even, side(16667, peak.BoundLoader, 1.2), side(21000, peak.BoundTarget, 1.2))}); !strings.Contains(md, "≥ 16667 (loader)") {
 		t.Errorf("a loader-bound peak is not marked as a lower bound:\n%s", md)
 	}
 }
@@ -259,5 +263,54 @@ func TestMatchConnections(t *testing.T) {
 	none := matchConnections(HarnessRecord{}, lp)
 	if none("fixed", 417) != 128 || none("peak", 8000) != 512 {
 		t.Errorf("without a harness record: %d / %d, want the profile's 128 / 512", none("fixed", 417), none("peak", 8000))
+	}
+}
+
+// The probe tells the harness's evenly paced arrivals from the bunched ones
+// it sends with oha's millisecond release-ahead, against a reference server
+// in this process.
+func TestArrivalProbeTellsEvenFromBunched(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := calibrate.Serve(ctx, calibrate.ServerConfig{Blocking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	sc := &scenario.Scenario{Name: "json", Requests: []scenario.Request{{Name: "json", Weight: 1, Method: "GET", Path: "/json"}}}
+	p := &scenario.Profile{Loader: scenario.Loader{Workers: 8, MaxWorkers: 64, Connections: 16,
+		Timeout: scenario.Duration(2 * time.Second), SpinBelow: 2500}}
+	senders := []sender{
+		{LoaderHarness, harnessSender(ctx, p, sc, srv.URL(), time.Second)},
+		{LoaderHarnessShaped, harnessSender(ctx, ohaShaped(p), sc, srv.URL(), time.Second)},
+	}
+	const rate = 4000
+	rows, err := measureArrivals(ctx, srv.URL(), []float64{rate}, senders, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want one per sender: %+v", len(rows), rows)
+	}
+	for _, r := range rows {
+		// A hit may leave up to its release-ahead early: those due in the
+		// last millisecond leave before the end.
+		if r.Err != "" || r.Arrivals.Requests < rate*9/10 || r.Arrivals.Requests > rate*1.001+1 {
+			t.Errorf("%s: %d requests arrived (error %q), want about %d", r.Loader, r.Arrivals.Requests, r.Err, rate)
+		}
+	}
+	even, bunched := rows[0].Arrivals, rows[1].Arrivals
+	// Evenly paced: a gap of about 250 µs each. With a 1 ms release-ahead:
+	// a millisecond's four hits leave together, a send apart (tens of µs
+	// here), then nothing for most of a millisecond.
+	if even.Bunched > 0.3 || even.GapP50US < 150 || even.GapP90US > 500 {
+		t.Errorf("evenly paced arrivals: %s; want gaps of about 250 µs", even)
+	}
+	if bunched.GapP50US > 100 || bunched.GapP90US < 700 {
+		t.Errorf("arrivals released 1 ms ahead: %s; want short gaps within bursts a millisecond apart", bunched)
+	}
+	md := ArrivalsMarkdown(rows)
+	if !strings.Contains(md, "| harness | 4000 |") || !strings.Contains(md, "| harness, oha's arrivals | 4000 |") {
+		t.Errorf("arrivals table lacks a row:\n%s", md)
 	}
 }

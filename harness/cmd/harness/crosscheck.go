@@ -47,7 +47,7 @@ func crosscheckCmd(ctx context.Context, args []string) error {
 		KeepLoaderAwake: p.Loader.KeepAwake(),
 	})
 	if rep != nil {
-		fmt.Printf("\n%s\nresults: %s\n", crosscheck.Markdown(rep.Rows), dir)
+		fmt.Printf("\n%s\n%s\nresults: %s\n", crosscheck.ArrivalsMarkdown(rep.Arrivals), crosscheck.Markdown(rep.Rows), dir)
 	}
 	return err
 }
