@@ -15,6 +15,7 @@
 # make calibrate                  measure the loader against an instant reference server
 # make loader-bench               the loader beside wrk against the same reference server
 # make crosscheck                 measure chi and axum with the harness and with oha; exit 1 if they disagree
+# make crosscheck PAIRS=5         5 same-arrivals pairs per target instead of 3 (medians compared)
 # make k8s-manifests PROFILE=article-k8s [TARGETS=chi] [K8S_OUT=dir]
 #                                 RUNTIME=k8s's dry run: the manifests it would apply (docs/kubernetes.md)
 GO       ?= go
@@ -173,4 +174,4 @@ crosscheck: $(HARNESS)
 		echo "crosscheck: installing oha 1.16.0 into $(OHA_ROOT) (a few minutes)"; \
 		cargo install oha --version 1.16.0 --locked --no-default-features --features native-tls --root $(OHA_ROOT); \
 	fi
-	$(HARNESS) crosscheck -oha $(OHA) -profile $(PROFILE) $(IDLE_FLAG)$(if $(TARGETS), -targets $(TARGETS))
+	$(HARNESS) crosscheck -oha $(OHA) -profile $(PROFILE) $(IDLE_FLAG)$(if $(TARGETS), -targets $(TARGETS))$(if $(PAIRS), -pairs $(PAIRS))

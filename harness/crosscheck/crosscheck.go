@@ -43,6 +43,11 @@ type Options struct {
 	// KeepLoaderAwake holds the loader's CPUs in the polling idle state for
 	// both sides (bench.Options.KeepLoaderAwake): oha waits on them too.
 	KeepLoaderAwake bool
+	// Pairs is how many times each target is measured on the same arrivals
+	// by both loaders, alternating (at least once): the peaks compared are
+	// the medians, since one search's peak at a knee moves by 20 % from run
+	// to run here.
+	Pairs int
 }
 
 // Report is crosscheck.json: both sides' raw steps and the comparison.
@@ -55,9 +60,11 @@ type Report struct {
 	// LoaderIdle is the loader CPUs' idle state, the same for both sides.
 	LoaderIdle cpuset.IdleRecord `json:"loader_cpu_idle"`
 	OhaPath    string            `json:"oha_path"`
-	OhaVersion string            `json:"oha_version"`
-	Start      time.Time         `json:"start"`
-	End        time.Time         `json:"end"`
+	// Pairs is Options.Pairs as run.
+	Pairs      int       `json:"pairs"`
+	OhaVersion string    `json:"oha_version"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
 	// Arrivals is how each loader's requests reached a reference server
 	// (probeArrivals); ArrivalsErr says why the probe could not be made.
 	Arrivals    []ArrivalRow   `json:"arrivals"`
@@ -72,7 +79,12 @@ type Report struct {
 type TargetRecord struct {
 	Target  string        `json:"target"`
 	Harness HarnessRecord `json:"harness"`
-	// Shaped is the harness's run with oha's arrivals (ohaShaped).
+	Pairs   []Pair        `json:"pairs"`
+}
+
+// Pair is one measurement of a target on the same arrivals by both
+// loaders: the harness with oha's arrivals (ohaShaped), then oha.
+type Pair struct {
 	Shaped HarnessRecord `json:"harness_oha_arrivals"`
 	Oha    OhaRecord     `json:"oha"`
 }
@@ -120,7 +132,7 @@ func Run(ctx context.Context, o Options) (*Report, string, error) {
 	}
 	oha := Oha{Path: o.Oha}
 	rep := &Report{RunID: o.RunID, Command: o.Command, Profile: o.Profile.Name, Scenario: o.Scenario.Name,
-		Plan: plan, OhaPath: o.Oha, Start: time.Now().UTC()}
+		Plan: plan, OhaPath: o.Oha, Pairs: max(o.Pairs, 1), Start: time.Now().UTC()}
 	var release func()
 	rep.LoaderIdle, release = bench.HoldLoaderAwake(o.KeepLoaderAwake, plan.LoaderCPUs, o.Progress.Logf)
 	defer release()
@@ -141,9 +153,13 @@ func Run(ctx context.Context, o Options) (*Report, string, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		rep.Targets = append(rep.Targets, measureTarget(ctx, o, oha, plan, dir, m))
-		rec := rep.Targets[len(rep.Targets)-1]
-		rep.Rows = append(rep.Rows, Compare(m.Name, harnessSide(rec.Harness), harnessSide(rec.Shaped), ohaSide(rec.Oha)))
+		rec := measureTarget(ctx, o, oha, plan, dir, m)
+		rep.Targets = append(rep.Targets, rec)
+		var shaped, ohas []Side
+		for _, p := range rec.Pairs {
+			shaped, ohas = append(shaped, harnessSide(p.Shaped)), append(ohas, ohaSide(p.Oha))
+		}
+		rep.Rows = append(rep.Rows, Compare(m.Name, harnessSide(rec.Harness), Median(shaped), Median(ohas)))
 	}
 	rep.End = time.Now().UTC()
 	rep.Verdict, rep.Pass = Verdict(rep.Rows)
@@ -171,29 +187,39 @@ func checkScenario(s *scenario.Scenario) error {
 	return nil
 }
 
-// measureTarget runs the three measurements of a target: the harness as
-// `make bench` runs it, the harness with oha's arrivals, then oha; the last
-// two back to back, since they are the pair that compares the loaders.
+// measureTarget measures a target with the harness as `make bench` runs
+// it, then o.Pairs times with the harness on oha's arrivals and with oha,
+// back to back: each pair offers the target the same load, so a drift of
+// the machine's speed during the run reaches both loaders alike.
 func measureTarget(ctx context.Context, o Options, oha Oha, plan cpuset.Plan, dir string, m *targets.Manifest) TargetRecord {
 	rec := TargetRecord{Target: m.Name}
 	// Calibrated, as `make bench` is: its capacity may label a peak.
 	rec.Harness = runHarness(ctx, o, o.Profile, true, dir, "harness-"+m.Name, m)
-	if ctx.Err() == nil {
-		rec.Shaped = runHarness(ctx, o, ohaShaped(o.Profile), false, dir, "harness-oha-arrivals-"+m.Name, m)
-	}
-	// bench.Run pinned this process to the loader's CPUs; pin it again
-	// in case a later change stops doing so: the oha side's sampler and
-	// waiting must stay off the target's CPUs too.
-	if err := bench.PinLoader(plan); err != nil {
-		rec.Oha.Err = err.Error()
-		return rec
-	}
-	if ctx.Err() == nil {
-		like := rec.Shaped
-		if like.Result == nil {
-			like = rec.Harness
+	pairs := max(o.Pairs, 1)
+	for i := range pairs {
+		if ctx.Err() != nil {
+			break
 		}
-		rec.Oha = runOha(ctx, o, oha, plan, m, filepath.Join(dir, "logs", m.Name+"-oha.log"), matchConnections(like, o.Profile.Loader.For(plan.Budget, o.Scenario)))
+		id, ohaLog := "harness-oha-arrivals-"+m.Name, m.Name+"-oha.log"
+		if pairs > 1 {
+			o.Progress.Logf("%s: same-arrivals pair %d of %d", m.Name, i+1, pairs)
+			id, ohaLog = fmt.Sprintf("%s-%d", id, i+1), fmt.Sprintf("%s-oha-%d.log", m.Name, i+1)
+		}
+		var p Pair
+		p.Shaped = runHarness(ctx, o, ohaShaped(o.Profile), false, dir, id, m)
+		// bench.Run pinned this process to the loader's CPUs; pin it again
+		// in case a later change stops doing so: the oha side's sampler and
+		// waiting must stay off the target's CPUs too.
+		if err := bench.PinLoader(plan); err != nil {
+			p.Oha.Err = err.Error()
+		} else if ctx.Err() == nil {
+			like := p.Shaped
+			if like.Result == nil {
+				like = rec.Harness
+			}
+			p.Oha = runOha(ctx, o, oha, plan, m, filepath.Join(dir, "logs", ohaLog), matchConnections(like, o.Profile.Loader.For(plan.Budget, o.Scenario)))
+		}
+		rec.Pairs = append(rec.Pairs, p)
 	}
 	return rec
 }
@@ -427,10 +453,11 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "The harness against oha (%s, `%s`), profile `%s`, scenario `%s`: %s. "+
 		"oha runs `-q RATE --latency-correction` (open model; each latency counted from when oha's pacer released the request, "+
 		"so time waiting for a free connection counts), with `-c`, step for step, the connections the harness had open at the nearest rate it measured (a target holding 512 busy connections is not the target holding the 30 its load needs), "+
-		"pinned with taskset to the loader's CPUs. Each target is measured three times, each time started afresh and put through the same warm-up, fixed-rate run and peak search: "+
-		"by the harness as `make bench` runs it; by the harness sending oha's arrivals (hits due within %s leave together, no spinning); by oha. "+
+		"pinned with taskset to the loader's CPUs. Each target is measured by the harness as `make bench` runs it, then %d time(s) by the pair of "+
+		"the harness sending oha's arrivals (hits due within %s leave together, no spinning) and oha, back to back; the pairs' peaks are compared by their medians. "+
+		"Every measurement starts the target afresh and puts it through the same warm-up, fixed-rate run and peak search. "+
 		"The loader's CPUs idled %s for all.\n\n",
-		r.OhaVersion, r.OhaPath, r.Profile, r.Scenario, r.Plan, OhaTick, r.LoaderIdle)
+		r.OhaVersion, r.OhaPath, r.Profile, r.Scenario, r.Plan, r.Pairs, OhaTick, r.LoaderIdle)
 	b.WriteString("## Arrivals\n\nHow each loader's requests reached a reference server on the target's CPUs (gaps between consecutive requests as the server's event loop saw them). " +
 		"A target pays a wake-up per burst, so the same rate costs it less CPU in bunched arrivals than in evenly paced ones.\n\n")
 	if r.ArrivalsErr != "" {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -312,5 +313,40 @@ func TestArrivalProbeTellsEvenFromBunched(t *testing.T) {
 	md := ArrivalsMarkdown(rows)
 	if !strings.Contains(md, "| harness | 4000 |") || !strings.Contains(md, "| harness, oha's arrivals | 4000 |") {
 		t.Errorf("arrivals table lacks a row:\n%s", md)
+	}
+}
+
+func TestMedianOverPairs(t *testing.T) {
+	side := func(peakRPS float64, bound string, p95 float64) Side {
+		return Side{OK: true, Peak: peakRPS, Bound: bound, FixedP95: p95}
+	}
+	failed := Side{Reason: "failed: start"}
+	cases := []struct {
+		name  string
+		sides []Side
+		want  Side
+	}{
+		{"none", nil, Side{Reason: "not run"}},
+		{"one", []Side{side(9000, peak.BoundTarget, 0.2)}, side(9000, peak.BoundTarget, 0.2)},
+		{"three", []Side{side(13334, peak.BoundTarget, 0.3), side(10667, peak.BoundTarget, 0.1), side(11334, peak.BoundTarget, 0.2)},
+			Side{OK: true, Peak: 11334, Bound: peak.BoundTarget, FixedP95: 0.2, Peaks: []float64{13334, 10667, 11334}}},
+		{"a failure left out: mean of the middle two", []Side{side(10000, peak.BoundTarget, 0.1), failed, side(12000, peak.BoundTarget, 0.3)},
+			Side{OK: true, Peak: 11000, Bound: peak.BoundTarget, FixedP95: 0.2, Peaks: []float64{10000, 12000}}},
+		{"a middle lower bound marks the median", []Side{side(10000, peak.BoundLoader, 0.1), side(12000, peak.BoundTarget, 0.1)},
+			Side{OK: true, Peak: 11000, Bound: peak.BoundLoader, FixedP95: 0.1, Peaks: []float64{10000, 12000}}},
+		{"all failed", []Side{failed, failed}, failed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Median(c.sides)
+			if got.OK != c.want.OK || got.Reason != c.want.Reason || !near(got.Peak, c.want.Peak) || got.Bound != c.want.Bound ||
+				!near(got.FixedP95, c.want.FixedP95) || !slices.Equal(got.Peaks, c.want.Peaks) {
+				t.Fatalf("Median = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+	md := Markdown([]Row{Compare("chi", side(12000, peak.BoundTarget, 0.2), Median(cases[2].sides), side(11000, peak.BoundTarget, 0.2))})
+	if !strings.Contains(md, "11334 (target), median of 13334, 10667, 11334") {
+		t.Errorf("the repetitions are not shown:\n%s", md)
 	}
 }

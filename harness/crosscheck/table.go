@@ -1,8 +1,10 @@
 package crosscheck
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/benchharness/harness/harness/peak"
@@ -28,6 +30,47 @@ type Side struct {
 	Bound  string  `json:"peak_bound"`
 	// FixedP95 is the corrected p95 of the fixed-rate run, in ms.
 	FixedP95 float64 `json:"fixed_p95_ms"`
+	// Peaks are the repetitions' own peaks, in order, when Peak and
+	// FixedP95 are their medians (Median); failed repetitions are left out.
+	Peaks []float64 `json:"peaks_rps,omitempty"`
+}
+
+// Median is one side over repeated measurements: the median peak and the
+// median fixed-rate p95 of those that measured something (of two middle
+// figures, their mean), the bound a lower bound if a middle peak is one.
+// With none, it is the first one's failure.
+func Median(sides []Side) Side {
+	var ok []Side
+	for _, s := range sides {
+		if s.OK {
+			ok = append(ok, s)
+		}
+	}
+	switch {
+	case len(ok) == 0 && len(sides) == 0:
+		return Side{Reason: "not run"}
+	case len(ok) == 0:
+		return sides[0]
+	case len(sides) == 1:
+		return sides[0]
+	}
+	m := Side{OK: true}
+	for _, s := range ok {
+		m.Peaks = append(m.Peaks, s.Peak)
+	}
+	slices.SortFunc(ok, func(a, b Side) int { return cmp.Compare(a.Peak, b.Peak) })
+	lo, hi := ok[(len(ok)-1)/2], ok[len(ok)/2]
+	m.Peak, m.Bound = (lo.Peak+hi.Peak)/2, hi.Bound
+	if peak.LowerBound(lo.Bound) {
+		m.Bound = lo.Bound
+	}
+	p95s := make([]float64, len(ok))
+	for i, s := range ok {
+		p95s[i] = s.FixedP95
+	}
+	slices.Sort(p95s)
+	m.FixedP95 = (p95s[(len(p95s)-1)/2] + p95s[len(p95s)/2]) / 2
+	return m
 }
 
 // Row compares the sides for one target.
@@ -169,7 +212,15 @@ func peakCell(s Side) string {
 	if peak.LowerBound(s.Bound) {
 		ge = "≥ "
 	}
-	return fmt.Sprintf("%s%.0f (%s)", ge, s.Peak, s.Bound)
+	cell := fmt.Sprintf("%s%.0f (%s)", ge, s.Peak, s.Bound)
+	if len(s.Peaks) > 1 {
+		each := make([]string, len(s.Peaks))
+		for i, p := range s.Peaks {
+			each[i] = fmt.Sprintf("%.0f", p)
+		}
+		cell += ", median of " + strings.Join(each, ", ")
+	}
+	return cell
 }
 
 func p95Cell(s Side) string {

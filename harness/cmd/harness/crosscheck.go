@@ -22,6 +22,7 @@ func crosscheckCmd(ctx context.Context, args []string) error {
 	profile := fs.String("profile", "quick", "profile in scenarios/profiles/")
 	oha := fs.String("oha", "", "oha binary (default: oha on PATH, else "+crosscheck.ToolsOha()+")")
 	out := fs.String("results", "", "results directory (default: <root>/results)")
+	pairs := fs.Int("pairs", 3, "times each target is measured by the harness on oha's arrivals and by oha, alternating; the medians are compared")
 	idle := idleFlag(fs)
 	_ = fs.Parse(args)
 
@@ -44,7 +45,7 @@ func crosscheckCmd(ctx context.Context, args []string) error {
 		Targets: sel, Profile: p, Scenario: s, Reference: ref, Runtime: &runtimes.Local{Log: os.Stderr},
 		ResultsDir: *out, RunID: time.Now().UTC().Format("20060102-150405") + "-" + p.Name + "-crosscheck",
 		Command: os.Args, Oha: bin, Progress: bench.NewProgress(os.Stderr),
-		KeepLoaderAwake: p.Loader.KeepAwake(),
+		KeepLoaderAwake: p.Loader.KeepAwake(), Pairs: *pairs,
 	})
 	if rep != nil {
 		fmt.Printf("\n%s\n%s\nresults: %s\n", crosscheck.ArrivalsMarkdown(rep.Arrivals), crosscheck.Markdown(rep.Rows), dir)
