@@ -79,11 +79,13 @@ func command(url string, rate float64, d time.Duration) agent.Command {
 }
 
 // Two agents at R/2 each report the same latencies as one agent at R:
-// against a server that holds every request 2 ms, they agree within the
-// loader's precision goal (0.05 ms at p50, 0.1 at p95), and both are the
-// service time plus a loader's wake-up (agents that share a CPU do not
-// busy-wait, so up to 0.3 ms at p50 here). The merge itself is exact
-// (load's TestTallyMergeIsOneTally).
+// against a server that holds every request 2 ms, both are the service time
+// plus a loader's wake-up (agents that share a CPU do not busy-wait, so up
+// to 0.3 ms at p50 here), and they agree within twice the loader's
+// precision goal (0.1 ms at p50, 0.2 at p95): parked on CPUs that halt when
+// idle, as a test leaves them, a loader wakes 30-100 µs late, and one
+// agent's p50 alone moved by 0.08 ms between two CI runs (2.081, 2.161).
+// The merge itself is exact (load's TestTallyMergeIsOneTally).
 // One retry: a CI machine's neighbours can spoil one 2 s run.
 func TestTwoAgentsMeasureAsOne(t *testing.T) {
 	const delay = 2 * time.Millisecond
@@ -127,7 +129,7 @@ func compareOneAndTwo(t *testing.T, url string, delay time.Duration) (problems [
 			problems = append(problems, fmt.Sprintf("%d agent(s): p50 %.3f p95 %.3f ms over a %.1f ms service time, want ≤ 0.3 / 0.5", i+1, p50, p95, service))
 		}
 	}
-	if d50, d95 := math.Abs(one.Step.Corrected.P50-two.Step.Corrected.P50), math.Abs(one.Step.Corrected.P95-two.Step.Corrected.P95); d50 > 0.05 || d95 > 0.1 {
+	if d50, d95 := math.Abs(one.Step.Corrected.P50-two.Step.Corrected.P50), math.Abs(one.Step.Corrected.P95-two.Step.Corrected.P95); d50 > 0.1 || d95 > 0.2 {
 		problems = append(problems, fmt.Sprintf("one agent p50/p95 %.3f/%.3f ms, two agents %.3f/%.3f ms", one.Step.Corrected.P50, one.Step.Corrected.P95,
 			two.Step.Corrected.P50, two.Step.Corrected.P95))
 	}
