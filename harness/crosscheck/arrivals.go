@@ -29,13 +29,15 @@ import (
 // OhaTick is the bunching of oha's pacer: its timer's resolution.
 const OhaTick = time.Millisecond
 
-// ohaShaped is the profile for the harness's run with oha's arrivals: every
-// hit due within a tick leaves with the ones before it, and no spinning,
-// which would release hits one by one at light rates.
+// ohaShaped is the profile for the harness's run with oha's load: every
+// hit due within a tick leaves with the ones before it, no spinning (which
+// would release hits one by one at light rates), and requests spread over
+// every open connection, as oha rotates through its.
 func ohaShaped(p *scenario.Profile) *scenario.Profile {
 	q := *p
 	q.Loader.SpinBelow = 0
 	q.Loader.ReleaseAhead = scenario.Duration(OhaTick)
+	q.Loader.ConnectionReuse = "rotate"
 	return &q
 }
 

@@ -26,6 +26,9 @@ type Config struct {
 	// ReleaseAhead is how early a hit may leave, with the hits before it,
 	// when the loader does not spin (NewPacer); 0 is earlyRelease.
 	ReleaseAhead time.Duration
+	// RotateConnections spreads requests over every open connection
+	// (Transport.Rotate) instead of reusing the most recent.
+	RotateConnections bool
 	// Progress, if set, is called about twice a second with the step so far.
 	Progress func(Step)
 	// StartAt, if set, is the instant the first hit is due: loaders that
@@ -39,7 +42,8 @@ type Config struct {
 // rates up to spin_below_rps, never when that is zero).
 func ProfileConfig(lp scenario.Loader, rate float64, d time.Duration) Config {
 	cfg := Config{Rate: rate, Duration: d, Workers: lp.Workers, MaxWorkers: lp.MaxWorkers,
-		Connections: lp.Connections, Timeout: lp.Timeout.D(), ReleaseAhead: lp.ReleaseAhead.D()}
+		Connections: lp.Connections, Timeout: lp.Timeout.D(), ReleaseAhead: lp.ReleaseAhead.D(),
+		RotateConnections: lp.ConnectionReuse == "rotate"}
 	if lp.SpinBelow > 0 {
 		cfg.Spin = DefaultSpin()
 		cfg.Spin.MaxRate = lp.SpinBelow
@@ -143,7 +147,7 @@ func AttackTally(ctx context.Context, mix *Mix, cfg Config) (Step, *Tally, error
 	// per request; the transport's deadline does that job.
 	pacer := NewPacer(cfg.Rate, cfg.Spin, cfg.ReleaseAhead)
 	defer pacer.Close()
-	tr := &Transport{MaxConns: cfg.Connections, Timeout: cfg.Timeout, spin: pacer.spin}
+	tr := &Transport{MaxConns: cfg.Connections, Timeout: cfg.Timeout, Rotate: cfg.RotateConnections, spin: pacer.spin}
 	defer tr.Close()
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	atk := vegeta.NewAttacker(

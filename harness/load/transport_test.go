@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -310,6 +311,65 @@ func TestTransportCapsAndReusesConnections(t *testing.T) {
 	}
 	if n := conns.Load(); n != 3 {
 		t.Fatalf("%d connections accepted after sequential requests, want still 3", n)
+	}
+}
+
+// Sequential requests after a burst reuse the most recently returned
+// connection, or, rotating, take the open connections in turn.
+func TestTransportConnectionReuse(t *testing.T) {
+	cases := []struct {
+		name   string
+		rotate bool
+		want   []int // requests per connection, sorted
+	}{
+		{"most recent", false, []int{12}},
+		{"rotating", true, []int{4, 4, 4}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var hold sync.WaitGroup
+			hold.Add(3)
+			var mu sync.Mutex
+			byConn := map[string]int{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/burst" { // open three connections: each answers once all three are in
+					hold.Done()
+					hold.Wait()
+				} else {
+					mu.Lock()
+					byConn[r.RemoteAddr]++
+					mu.Unlock()
+				}
+				w.Write([]byte("{}"))
+			}))
+			t.Cleanup(srv.Close)
+			tr := &Transport{MaxConns: 3, Timeout: 5 * time.Second, Rotate: c.rotate}
+			t.Cleanup(tr.CloseIdleConnections)
+			var wg sync.WaitGroup
+			for range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := do(t, tr, "GET", srv.URL+"/burst", nil); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			for range 12 {
+				if _, err := do(t, tr, "GET", srv.URL+"/next", nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []int
+			for _, n := range byConn {
+				got = append(got, n)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("requests per connection %v, want %v", got, c.want)
+			}
+		})
 	}
 }
 

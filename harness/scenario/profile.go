@@ -128,6 +128,12 @@ type Loader struct {
 	// 100 µs. It sets how bunched the target's arrivals are: the
 	// cross-check sets 1 ms to send as oha's millisecond timer does.
 	ReleaseAhead Duration `yaml:"release_ahead,omitempty" json:"release_ahead,omitempty"`
+	// ConnectionReuse is which idle connection a request takes: "recent"
+	// (the most recently used, so that the connections in use track the
+	// load's concurrency) or "rotate" (the longest idle, spreading requests
+	// over every connection open, as oha and wrk do); "" is recent. The
+	// cross-check rotates to send oha's load.
+	ConnectionReuse string `yaml:"connection_reuse,omitempty" json:"connection_reuse,omitempty"`
 	// CPUIdle is what the loader's CPUs do when idle during a run: "poll"
 	// holds them in cpuidle's polling state (cpuset.KeepAwake), so that a
 	// wake-up costs neither a VM exit nor its tens of µs of latency;
@@ -262,6 +268,8 @@ func (p *Profile) validate(path string) error {
 		return fe("loader.connections_per_vcpu", "must not be negative")
 	case p.Loader.SpinBelow < 0:
 		return fe("loader.spin_below_rps", "must not be negative (0 never spins)")
+	case p.Loader.ConnectionReuse != "" && p.Loader.ConnectionReuse != "recent" && p.Loader.ConnectionReuse != "rotate":
+		return fe("loader.connection_reuse", "must be recent or rotate, got %q", p.Loader.ConnectionReuse)
 	case p.Loader.ReleaseAhead < 0 || p.Loader.ReleaseAhead.D() > maxReleaseAhead:
 		return fe("loader.release_ahead", "must be in [0, %s] (0: the loader's default), got %s", maxReleaseAhead, p.Loader.ReleaseAhead.D())
 	case p.Loader.CPUIdle != "poll" && p.Loader.CPUIdle != "default":

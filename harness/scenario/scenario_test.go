@@ -50,6 +50,7 @@ func TestBadProfileNamesFileAndField(t *testing.T) {
 		{"cpu_idle", base + "loader:\n  cpu_idle: halt\n", "field loader.cpu_idle"},
 		{"release_ahead", base + "loader:\n  release_ahead: 50ms\n", "field loader.release_ahead"},
 		{"negative release_ahead", base + "loader:\n  release_ahead: -1ms\n", "field loader.release_ahead"},
+		{"connection_reuse", base + "loader:\n  connection_reuse: lifo\n", "field loader.connection_reuse"},
 		{"no scenario", "name: p\nstep: 3s\nfixed_duration: 5s\n", "field scenario"},
 	}
 	for _, c := range cases {
