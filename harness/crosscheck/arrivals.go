@@ -23,8 +23,9 @@ import (
 // CPU ticks in 4 s of evenly paced requests and 53-74 of bunched ones
 // (oha's or the harness's with a 1 ms release-ahead). So the cross-check
 // measures each loader's arrivals before the targets, and runs the
-// harness a second time with oha's bunching: that run and oha's offer the
-// target the same load, and their peaks compare the loaders.
+// harness a second time with oha's bunching and, as oha does, requests
+// rotated over every open connection (ohaShaped): that run and oha's offer
+// the target the same load, and their peaks compare the loaders.
 
 // OhaTick is the bunching of oha's pacer: its timer's resolution.
 const OhaTick = time.Millisecond

@@ -454,7 +454,7 @@ func (r *Report) Markdown() string {
 		"oha runs `-q RATE --latency-correction` (open model; each latency counted from when oha's pacer released the request, "+
 		"so time waiting for a free connection counts), with `-c`, step for step, the connections the harness had open at the nearest rate it measured (a target holding 512 busy connections is not the target holding the 30 its load needs), "+
 		"pinned with taskset to the loader's CPUs. Each target is measured by the harness as `make bench` runs it, then %d time(s) by the pair of "+
-		"the harness sending oha's arrivals (hits due within %s leave together, no spinning) and oha, back to back; the pairs' peaks are compared by their medians. "+
+		"the harness sending oha's load (hits due within %s leave together, no spinning, requests rotated over every open connection) and oha, back to back; the pairs' peaks are compared by their medians. "+
 		"Every measurement starts the target afresh and puts it through the same warm-up, fixed-rate run and peak search. "+
 		"The loader's CPUs idled %s for all.\n\n",
 		r.OhaVersion, r.OhaPath, r.Profile, r.Scenario, r.Plan, r.Pairs, OhaTick, r.LoaderIdle)
