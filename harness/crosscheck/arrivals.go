@@ -38,7 +38,7 @@ func ohaShaped(p *scenario.Profile) *scenario.Profile {
 	q := *p
 	q.Loader.SpinBelow = 0
 	q.Loader.ReleaseAhead = scenario.Duration(OhaTick)
-	q.Loader.ConnectionReuse = "rotate"
+	q.Loader.ConnectionReuse = scenario.ReuseRotate
 	return &q
 }
 

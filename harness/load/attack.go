@@ -43,7 +43,7 @@ type Config struct {
 func ProfileConfig(lp scenario.Loader, rate float64, d time.Duration) Config {
 	cfg := Config{Rate: rate, Duration: d, Workers: lp.Workers, MaxWorkers: lp.MaxWorkers,
 		Connections: lp.Connections, Timeout: lp.Timeout.D(), ReleaseAhead: lp.ReleaseAhead.D(),
-		RotateConnections: lp.ConnectionReuse == "rotate"}
+		RotateConnections: lp.Rotates()}
 	if lp.SpinBelow > 0 {
 		cfg.Spin = DefaultSpin()
 		cfg.Spin.MaxRate = lp.SpinBelow

@@ -148,6 +148,16 @@ type Loader struct {
 // state during a run (cpu_idle: poll).
 func (l Loader) KeepAwake() bool { return l.CPUIdle == "poll" }
 
+// The values of loader.connection_reuse ("" is ReuseRecent).
+const (
+	ReuseRecent = "recent"
+	ReuseRotate = "rotate"
+)
+
+// Rotates says whether a request takes the longest-idle connection
+// (connection_reuse: rotate) rather than the most recently used.
+func (l Loader) Rotates() bool { return l.ConnectionReuse == ReuseRotate }
+
 // Apply gives the profile the rates scenario s sets for itself (see
 // Scenario.FixedRatePerVCPU); the manifest then records the rates used.
 func (p *Profile) Apply(s *Scenario) {
@@ -268,7 +278,7 @@ func (p *Profile) validate(path string) error {
 		return fe("loader.connections_per_vcpu", "must not be negative")
 	case p.Loader.SpinBelow < 0:
 		return fe("loader.spin_below_rps", "must not be negative (0 never spins)")
-	case p.Loader.ConnectionReuse != "" && p.Loader.ConnectionReuse != "recent" && p.Loader.ConnectionReuse != "rotate":
+	case p.Loader.ConnectionReuse != "" && p.Loader.ConnectionReuse != ReuseRecent && p.Loader.ConnectionReuse != ReuseRotate:
 		return fe("loader.connection_reuse", "must be recent or rotate, got %q", p.Loader.ConnectionReuse)
 	case p.Loader.ReleaseAhead < 0 || p.Loader.ReleaseAhead.D() > maxReleaseAhead:
 		return fe("loader.release_ahead", "must be in [0, %s] (0: the loader's default), got %s", maxReleaseAhead, p.Loader.ReleaseAhead.D())
