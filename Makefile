@@ -13,7 +13,7 @@
 # make bench LOADERS=2            the loader as 2 agent processes, their histograms merged (README: Several loaders)
 # make bench CPU_IDLE=default     leave the loader's CPUs halting when idle (default: polling for the run; README: How accurate is it)
 # make calibrate                  measure the loader against an instant reference server
-# make loader-bench               the loader beside wrk against the same reference server
+# make loader-bench               the loader beside wrk and oha against the same reference server
 # make crosscheck                 measure chi and axum with the harness and with oha; exit 1 if they disagree
 # make crosscheck PAIRS=5         5 same-arrivals pairs per target instead of 3 (medians compared)
 # make k8s-manifests PROFILE=article-k8s [TARGETS=chi] [K8S_OUT=dir]
@@ -77,14 +77,16 @@ test:
 
 # The instrument before the subject: the loader against an instant reference
 # server on the target's CPUs (what every bench does first), and beside wrk
-# (Debian's, installed when missing) against the same server.
+# (Debian's, installed when missing) and oha (installed as for crosscheck,
+# below) against the same server.
 calibrate: $(HARNESS)
 	$(HARNESS) calibrate -profile $(PROFILE) $(IDLE_FLAG)
 
 loader-bench: $(HARNESS)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } \
 		|| { echo "loader-bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
-	$(HARNESS) loader-bench -profile $(PROFILE) $(IDLE_FLAG)
+	$(call need_oha,loader-bench)
+	$(HARNESS) loader-bench -profile $(PROFILE) -oha $(OHA) $(IDLE_FLAG)
 
 # K8S_OUT is where the dry run writes loader.yaml and target-<name>.yaml.
 K8S_OUT ?= k8s-manifests
@@ -168,10 +170,15 @@ OHA      ?= $(or $(shell command -v oha 2>/dev/null),$(OHA_ROOT)/bin/oha)
 
 .PHONY: crosscheck
 
-crosscheck: $(HARNESS)
+# $(call need_oha,who) installs oha into OHA_ROOT unless OHA is executable.
+define need_oha
 	@if [ ! -x "$(OHA)" ]; then \
-		if [ "$(OHA)" != "$(OHA_ROOT)/bin/oha" ]; then echo "crosscheck: OHA=$(OHA) is not an executable" >&2; exit 2; fi; \
-		echo "crosscheck: installing oha 1.16.0 into $(OHA_ROOT) (a few minutes)"; \
+		if [ "$(OHA)" != "$(OHA_ROOT)/bin/oha" ]; then echo "$(1): OHA=$(OHA) is not an executable" >&2; exit 2; fi; \
+		echo "$(1): installing oha 1.16.0 into $(OHA_ROOT) (a few minutes)"; \
 		cargo install oha --version 1.16.0 --locked --no-default-features --features native-tls --root $(OHA_ROOT); \
 	fi
+endef
+
+crosscheck: $(HARNESS)
+	$(call need_oha,crosscheck)
 	$(HARNESS) crosscheck -oha $(OHA) -profile $(PROFILE) $(IDLE_FLAG)$(if $(TARGETS), -targets $(TARGETS))$(if $(PAIRS), -pairs $(PAIRS))

@@ -117,7 +117,7 @@ func StartAgents(ctx context.Context, exe string, cpus []int, n int, logDir stri
 }
 
 // AgentSteps runs a calibration's steps on the agents.
-func AgentSteps(fleet Fleet, s *scenario.Scenario) func(context.Context, string, scenario.Loader, float64, time.Duration) (load.Step, time.Duration, error) {
+func AgentSteps(fleet Fleet, s *scenario.Scenario) calibrate.Sender {
 	return func(ctx context.Context, url string, lp scenario.Loader, rate float64, d time.Duration) (load.Step, time.Duration, error) {
 		m, err := fleet.Step(ctx, agent.Command{URL: url, Scenario: s, Rate: rate, Duration: scenario.Duration(d),
 			Loader: lp, StartAt: time.Now().Add(fleet.Lead())})

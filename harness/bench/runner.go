@@ -242,7 +242,7 @@ func calibrateLoader(ctx context.Context, o Options, plan cpuset.Plan, man *resu
 	o.Progress.Logf("calibrate: the loader against an instant reference server on CPUs %s", cpuset.List(plan.TargetCPUs))
 	cfg := CalibrationConfig(o.Profile, o.Scenario, plan, o.HarnessExe, o.Progress.Logf)
 	if fleet != nil {
-		cfg.Agents = AgentSteps(fleet, o.Scenario)
+		cfg.Sender = AgentSteps(fleet, o.Scenario)
 	}
 	cal, err := calibrate.Run(ctx, cfg)
 	if err != nil {

@@ -41,10 +41,15 @@ type Config struct {
 	Delay time.Duration
 	// Logf, if set, receives progress lines.
 	Logf func(format string, a ...any)
-	// Agents, if set, runs each step on the loader's agents (package
-	// agent) instead of in this process, and returns the CPU they used.
-	Agents func(ctx context.Context, url string, lp scenario.Loader, rate float64, d time.Duration) (load.Step, time.Duration, error)
+	// Sender, if set, runs each step instead of this process's loader:
+	// the loader's agents (package agent), or in `make loader-bench` an
+	// independent loader held to the same definition of capacity.
+	Sender Sender
 }
+
+// Sender runs one fixed-rate step against the server at url and returns
+// what it measured and the CPU time the loader used for it.
+type Sender func(ctx context.Context, url string, lp scenario.Loader, rate float64, d time.Duration) (load.Step, time.Duration, error)
 
 // Result is what the loader measured of itself; manifest.json carries it.
 type Result struct {
@@ -203,14 +208,14 @@ func (m measured) record(phase string, pass bool, reason string) Step {
 
 // attack runs one step with the profile's loader settings and reads the
 // loader's CPU around it (this process: nothing else runs during a
-// calibration), or has the agents run it and report theirs.
+// calibration), or has cfg.Sender run it and report its CPU.
 func attack(ctx context.Context, cfg Config, mix *load.Mix, rate float64, d time.Duration) (measured, error) {
 	lc := load.ProfileConfig(cfg.Loader, rate, d)
 	var st load.Step
 	var cpu, wall time.Duration
 	var err error
-	if cfg.Agents != nil {
-		st, cpu, err = cfg.Agents(ctx, mix.Base(), cfg.Loader, rate, d)
+	if cfg.Sender != nil {
+		st, cpu, err = cfg.Sender(ctx, mix.Base(), cfg.Loader, rate, d)
 		wall = d
 	} else {
 		load.Collect()

@@ -11,7 +11,6 @@ import (
 
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
-	"github.com/benchharness/harness/harness/scenario"
 )
 
 // WrkConfig is the independent closed-loop reference the loader is held
@@ -56,18 +55,38 @@ type LoaderBench struct {
 	AgentCount int     `json:"agents,omitempty"`
 	// LoaderIdle is how the loader's CPUs idled, for wrk as for the loader.
 	LoaderIdle cpuset.IdleRecord `json:"loader_cpu_idle"`
+	// Independent is the same calibration (fixed rate, then the capacity
+	// search with the same latency bound) of an independent open-model,
+	// latency-correcting loader on the same CPUs against the same server;
+	// IndependentRatio is the loader's capacity over its. wrk's figure is
+	// a closed loop's throughput with no latency bound; this one is the
+	// capacity an open-model loader of another make reaches by the
+	// definition the loader's own capacity is held to.
+	Independent      *Result `json:"independent_calibration,omitempty"`
+	IndependentName  string  `json:"independent_loader,omitempty"`
+	IndependentSetup string  `json:"independent_loader_setup,omitempty"`
+	IndependentRatio float64 `json:"capacity_over_independent,omitempty"`
 }
 
 // Agents is a calibration run on loader agents instead of this process:
-// how many, and the hook that runs a step on them (Config.Agents).
+// how many, and the hook that runs a step on them (Config.Sender).
 type Agents struct {
 	N    int
-	Step func(ctx context.Context, url string, lp scenario.Loader, rate float64, d time.Duration) (load.Step, time.Duration, error)
+	Step Sender
+}
+
+// Independent is another make of open-model loader, calibrated as the
+// loader is: its name and version, how it was set up, and its steps.
+type Independent struct {
+	Name  string
+	Setup string
+	Step  Sender
 }
 
 // BenchLoader runs the loader bench with one reference server for all of
-// it; with agents, it also calibrates the loader run as agents.
-func BenchLoader(ctx context.Context, cfg Config, wrk WrkConfig, idleRate float64, agents *Agents) (LoaderBench, error) {
+// it; with agents, it also calibrates the loader run as agents, and with
+// other, that independent loader.
+func BenchLoader(ctx context.Context, cfg Config, wrk WrkConfig, idleRate float64, agents *Agents, other *Independent) (LoaderBench, error) {
 	var lb LoaderBench
 	srv, err := startServer(ctx, cfg)
 	if err != nil {
@@ -90,13 +109,26 @@ func BenchLoader(ctx context.Context, cfg Config, wrk WrkConfig, idleRate float6
 	}
 	if agents != nil {
 		ac := cfg
-		ac.Agents = agents.Step
+		ac.Sender = agents.Step
 		logf("the loader as %d agent process(es)", agents.N)
 		a, err := measure(ctx, ac, srv)
 		if err != nil {
 			return lb, fmt.Errorf("loader bench: agents: %w", err)
 		}
 		lb.Agents, lb.AgentCount = &a, agents.N
+	}
+	if other != nil {
+		oc := cfg
+		oc.Sender = other.Step
+		logf("%s (%s), calibrated as the loader is", other.Name, other.Setup)
+		o, err := measure(ctx, oc, srv)
+		if err != nil {
+			return lb, fmt.Errorf("loader bench: %s: %w", other.Name, err)
+		}
+		lb.Independent, lb.IndependentName, lb.IndependentSetup = &o, other.Name, other.Setup
+		if o.Capacity > 0 {
+			lb.IndependentRatio = lb.Calibration.Capacity / o.Capacity
+		}
 	}
 	mix := load.NewMix(srv.URL(), cfg.Scenario)
 	for _, spin := range []bool{true, false} {
@@ -154,7 +186,7 @@ func runWrk(ctx context.Context, cfg WrkConfig, url string, cpus []int) (WrkResu
 func LoaderBenchTable(lb LoaderBench) string {
 	c := lb.Calibration
 	var b strings.Builder
-	fmt.Fprintf(&b, "Loader bench against an instant reference server (%s); the loader's CPUs, wrk's too, idled %s\n\n", c.Server, lb.LoaderIdle)
+	fmt.Fprintf(&b, "Loader bench against an instant reference server (%s); the loader's CPUs, the other loaders' too, idled %s\n\n", c.Server, lb.LoaderIdle)
 	b.WriteString("| loader | req/s | CPU % | µs CPU / request | added p50 / p95 ms |\n|---|--:|--:|--:|--:|\n")
 	fmt.Fprintf(&b, "| wrk (closed loop, %d thread(s), %d connections) | %.0f | %.0f | %.1f | – |\n",
 		lb.Wrk.Threads, lb.Wrk.Connections, lb.Wrk.RPS, lb.Wrk.CPUPct, lb.Wrk.CPUPerRequestUS)
@@ -167,6 +199,12 @@ func LoaderBenchTable(lb LoaderBench) string {
 		fmt.Fprintf(&b, "| %d agent process(es), fixed %.0f req/s | %.0f | %.1f | – | %.3f / %.3f |\n",
 			lb.AgentCount, a.FixedRate, a.FixedRate, a.FixedCPUPct, a.Added.P50, a.Added.P95)
 	}
+	if o := lb.Independent; o != nil {
+		fmt.Fprintf(&b, "| %s (%s), capacity (pace held, added p95 ≤ %.2f ms) | %.0f | – | %.1f | %.3f / %.3f |\n",
+			lb.IndependentName, lb.IndependentSetup, o.AddedP95Limit, o.Capacity, o.CPUPerRequestUS, o.AddedAtCapacity.P50, o.AddedAtCapacity.P95)
+		fmt.Fprintf(&b, "| %s, fixed %.0f req/s | %.0f | %.1f | – | %.3f / %.3f |\n",
+			lb.IndependentName, o.FixedRate, o.FixedRate, o.FixedCPUPct, o.Added.P50, o.Added.P95)
+	}
 	for _, s := range lb.Idle {
 		mode := "parked"
 		if s.Spin {
@@ -175,9 +213,22 @@ func LoaderBenchTable(lb LoaderBench) string {
 		fmt.Fprintf(&b, "| harness loader, %.0f req/s, %s | %.0f | %.1f (work %.1f) | – | %.3f / %.3f |\n", s.Rate, mode, s.Rate, s.CPUPct, s.WorkCPUPct, s.Added.P50, s.Added.P95)
 	}
 	fmt.Fprintf(&b, "\nCapacity / wrk: **%.2f×** (goal ≥ 0.75×).\n", lb.Ratio)
+	if o := lb.Independent; o != nil {
+		fmt.Fprintf(&b, "Capacity / %s's capacity by the same definition: **%s** (%.0f against %.0f req/s).\n",
+			lb.IndependentName, independentRatio(lb), lb.Calibration.Capacity, o.Capacity)
+	}
 	if a := lb.Agents; a != nil && lb.Calibration.Capacity > 0 {
 		fmt.Fprintf(&b, "Agents / in-process capacity: **%.2f×** (%d agent(s)); with several loader CPUs, `make bench` calibrates both ways and keeps the faster.\n",
 			a.Capacity/lb.Calibration.Capacity, lb.AgentCount)
 	}
 	return b.String()
+}
+
+// independentRatio is the ratio cell: a loader that met the bound at no
+// rate has a capacity of 0, and the ratio is then unbounded, not zero.
+func independentRatio(lb LoaderBench) string {
+	if lb.IndependentRatio > 0 {
+		return fmt.Sprintf("%.2f×", lb.IndependentRatio)
+	}
+	return "–"
 }

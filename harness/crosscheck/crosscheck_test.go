@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -348,5 +349,43 @@ func TestMedianOverPairs(t *testing.T) {
 	md := Markdown([]Row{Compare("chi", side(12000, peak.BoundTarget, 0.2), Median(cases[2].sides), side(11000, peak.BoundTarget, 0.2))})
 	if !strings.Contains(md, "11334 (target), median of 13334, 10667, 11334") {
 		t.Errorf("the repetitions are not shown:\n%s", md)
+	}
+}
+
+// oha as a calibration's sender (make loader-bench): it refuses a mix it
+// cannot send, and otherwise sends the scenario's request at the asked
+// rate to the server given, reporting its own CPU.
+func TestOhaSender(t *testing.T) {
+	mixed := &scenario.Scenario{Name: "api", Requests: []scenario.Request{{Method: "GET", Path: "/json"}, {Method: "GET", Path: "/db"}}}
+	if _, err := (Oha{Path: "oha"}).Sender(mixed, 8, nil); err == nil || !strings.Contains(err.Error(), "scenario api") {
+		t.Fatalf("sender for a two-request mix: err %v, want one naming the scenario", err)
+	}
+	bin, err := FindOha(os.Getenv("OHA"))
+	if err != nil {
+		t.Skipf("oha not installed, skipping the live run: %v", err)
+	}
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/json" {
+			hits.Add(1)
+		}
+		_, _ = w.Write([]byte(`{"message":"Hello, World!"}`))
+	}))
+	defer srv.Close()
+	send, err := (Oha{Path: bin}).Sender(&scenario.Scenario{Name: "json", Requests: []scenario.Request{{Method: "GET", Path: "/json"}}}, 8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, cpu, err := send(ctx, srv.URL+"/", scenario.Loader{Timeout: scenario.Duration(5 * time.Second)}, 200, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Requests < 190 || st.Requests > 202 || hits.Load() != int64(st.Requests) || st.Success != 1 {
+		t.Errorf("step of %d requests (%.2f success), server saw %d on /json: want about 200, all of them", st.Requests, st.Success, hits.Load())
+	}
+	if cpu <= 0 {
+		t.Errorf("oha's CPU %s: want its rusage", cpu)
 	}
 }

@@ -19,10 +19,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/cpuset"
 	"github.com/benchharness/harness/harness/load"
 	"github.com/benchharness/harness/harness/logline"
 	"github.com/benchharness/harness/harness/runtimes"
+	"github.com/benchharness/harness/harness/scenario"
 )
 
 // FindOha returns the oha binary to run: explicit when given, else oha on
@@ -159,6 +161,21 @@ func (o Oha) Run(ctx context.Context, s OhaStep) (OhaRun, error) {
 		return run, fmt.Errorf("run oha at %.0f req/s: %w: %s", s.Rate, err, lastLines(stderr.String(), 3))
 	}
 	return run, nil
+}
+
+// Sender runs calibration steps with oha (calibrate.Config.Sender): the
+// scenario's one request, over connections connections, pinned to cpus,
+// each timed out as the loader's requests are. The CPU is oha's own.
+func (o Oha) Sender(s *scenario.Scenario, connections int, cpus []int) (calibrate.Sender, error) {
+	if err := checkScenario(s); err != nil {
+		return nil, err
+	}
+	path := s.Requests[0].Path
+	return func(ctx context.Context, url string, lp scenario.Loader, rate float64, d time.Duration) (load.Step, time.Duration, error) {
+		run, err := o.Run(ctx, OhaStep{URL: strings.TrimRight(url, "/") + path, Rate: rate, Duration: d,
+			Connections: connections, Timeout: lp.Timeout.D(), CPUs: cpus})
+		return run.Step, time.Duration(run.CPUSeconds * float64(time.Second)), err
+	}, nil
 }
 
 // ohaReport is the part of `oha --output-format json` read here. Times are

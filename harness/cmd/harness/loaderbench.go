@@ -11,6 +11,8 @@ import (
 	"github.com/benchharness/harness/harness/bench"
 	"github.com/benchharness/harness/harness/calibrate"
 	"github.com/benchharness/harness/harness/cpuset"
+	"github.com/benchharness/harness/harness/crosscheck"
+	"github.com/benchharness/harness/harness/scenario"
 )
 
 // loaderBenchCmd is `harness loader-bench` (`make loader-bench`): the
@@ -26,6 +28,8 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 	idleRate := fs.Float64("idle-rate", 667, "the light rate at which the loader's own CPU is read")
 	out := fs.String("out", "", "also write the result as JSON to this file")
 	withAgents := fs.Bool("agents", true, "also calibrate the loader as agent processes, one per loader CPU")
+	withOha := fs.Bool("independent", true, "also calibrate oha, an independent open-model loader, by the loader's definition of capacity")
+	ohaPath := fs.String("oha", "", "oha binary (default: oha on PATH, else the one `make crosscheck` installs)")
 	idle := idleFlag(fs)
 	_ = fs.Parse(args)
 
@@ -66,7 +70,13 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 		defer fleet.Close()
 		agents = &calibrate.Agents{N: len(plan.LoaderCPUs), Step: bench.AgentSteps(fleet, s)}
 	}
-	lb, err := calibrate.BenchLoader(ctx, cfg, calibrate.WrkConfig{Path: *wrkPath, Connections: *conns, Duration: *dur}, *idleRate, agents)
+	var other *calibrate.Independent
+	if *withOha {
+		if other, err = independentOha(ctx, *ohaPath, s, *conns, plan.LoaderCPUs); err != nil {
+			return err
+		}
+	}
+	lb, err := calibrate.BenchLoader(ctx, cfg, calibrate.WrkConfig{Path: *wrkPath, Connections: *conns, Duration: *dur}, *idleRate, agents, other)
 	if err != nil {
 		return err
 	}
@@ -79,4 +89,24 @@ func loaderBenchCmd(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
+}
+
+// independentOha is oha as the loader bench's independent loader: the
+// scenario's one request, over as many connections as wrk has, on the
+// loader's CPUs.
+func independentOha(ctx context.Context, path string, s *scenario.Scenario, conns int, cpus []int) (*calibrate.Independent, error) {
+	bin, err := crosscheck.FindOha(path)
+	if err != nil {
+		return nil, fmt.Errorf("loader-bench: %w (or -independent=false)", err)
+	}
+	oha := crosscheck.Oha{Path: bin}
+	version, err := oha.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	step, err := oha.Sender(s, conns, cpus)
+	if err != nil {
+		return nil, fmt.Errorf("loader-bench: %w", err)
+	}
+	return &calibrate.Independent{Name: version, Setup: fmt.Sprintf("open model, latency-corrected, %d connections", conns), Step: step}, nil
 }
