@@ -66,6 +66,8 @@ type LoaderBench struct {
 	IndependentName  string  `json:"independent_loader,omitempty"`
 	IndependentSetup string  `json:"independent_loader_setup,omitempty"`
 	IndependentRatio float64 `json:"capacity_over_independent,omitempty"`
+	// IndependentIdle is that loader at the light rate.
+	IndependentIdle *IdleStep `json:"independent_idle,omitempty"`
 }
 
 // Agents is a calibration run on loader agents instead of this process:
@@ -118,16 +120,8 @@ func BenchLoader(ctx context.Context, cfg Config, wrk WrkConfig, idleRate float6
 		lb.Agents, lb.AgentCount = &a, agents.N
 	}
 	if other != nil {
-		oc := cfg
-		oc.Sender = other.Step
-		logf("%s (%s), calibrated as the loader is", other.Name, other.Setup)
-		o, err := measure(ctx, oc, srv)
-		if err != nil {
-			return lb, fmt.Errorf("loader bench: %s: %w", other.Name, err)
-		}
-		lb.Independent, lb.IndependentName, lb.IndependentSetup = &o, other.Name, other.Setup
-		if o.Capacity > 0 {
-			lb.IndependentRatio = lb.Calibration.Capacity / o.Capacity
+		if err := benchIndependent(ctx, cfg, srv, other, idleRate, &lb); err != nil {
+			return lb, err
 		}
 	}
 	mix := load.NewMix(srv.URL(), cfg.Scenario)
@@ -145,6 +139,29 @@ func BenchLoader(ctx context.Context, cfg Config, wrk WrkConfig, idleRate float6
 		logf("%.0f req/s, spin %v: adds p50 %.3f p95 %.3f ms; CPU %.1f%% (work %.1f%%)", idleRate, spin, m.added.P50, m.added.P95, m.cpuPct, work)
 	}
 	return lb, nil
+}
+
+// benchIndependent calibrates the independent loader as the loader is,
+// then runs it at the light rate, into lb.
+func benchIndependent(ctx context.Context, cfg Config, srv *refServer, other *Independent, idleRate float64, lb *LoaderBench) error {
+	cfg.Sender = other.Step
+	if cfg.Logf != nil {
+		cfg.Logf("%s (%s), calibrated as the loader is", other.Name, other.Setup)
+	}
+	o, err := measure(ctx, cfg, srv)
+	if err != nil {
+		return fmt.Errorf("loader bench: %s: %w", other.Name, err)
+	}
+	lb.Independent, lb.IndependentName, lb.IndependentSetup = &o, other.Name, other.Setup
+	if o.Capacity > 0 {
+		lb.IndependentRatio = lb.Calibration.Capacity / o.Capacity
+	}
+	m, err := attack(ctx, cfg, load.NewMix(srv.URL(), cfg.Scenario), idleRate, cfg.FixedDuration)
+	if err != nil {
+		return fmt.Errorf("loader bench: %s at %.0f req/s: %w", other.Name, idleRate, err)
+	}
+	lb.IndependentIdle = &IdleStep{Rate: idleRate, Added: m.added, CPUPct: m.cpuPct, WorkCPUPct: m.cpuPct}
+	return nil
 }
 
 var wrkRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
@@ -211,6 +228,9 @@ func LoaderBenchTable(lb LoaderBench) string {
 			mode = "spinning"
 		}
 		fmt.Fprintf(&b, "| harness loader, %.0f req/s, %s | %.0f | %.1f (work %.1f) | – | %.3f / %.3f |\n", s.Rate, mode, s.Rate, s.CPUPct, s.WorkCPUPct, s.Added.P50, s.Added.P95)
+	}
+	if s := lb.IndependentIdle; s != nil {
+		fmt.Fprintf(&b, "| %s, %.0f req/s | %.0f | %.1f | – | %.3f / %.3f |\n", lb.IndependentName, s.Rate, s.Rate, s.CPUPct, s.Added.P50, s.Added.P95)
 	}
 	fmt.Fprintf(&b, "\nCapacity / wrk: **%.2f×** (goal ≥ 0.75×).\n", lb.Ratio)
 	if o := lb.Independent; o != nil {

@@ -63,6 +63,30 @@ func TestCalibrationThroughASender(t *testing.T) {
 	}
 }
 
+// The loader bench holds the independent loader to the loader's own
+// definition of capacity, then reads its CPU at the light rate.
+func TestBenchIndependent(t *testing.T) {
+	k := &kneeSender{knee: 8000, usPerReq: 30}
+	cfg := Config{Scenario: jsonScenario(), FixedRate: 417, FixedDuration: time.Second, Step: time.Second,
+		MaxRate: 100000, AddedP95Limit: 200 * time.Microsecond}
+	lb := LoaderBench{Calibration: Result{Capacity: 32000}}
+	err := benchIndependent(context.Background(), cfg, &refServer{url: "http://127.0.0.1:9"}, &Independent{Name: "sim 1.0", Setup: "knee at 8000", Step: k.step}, 667, &lb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := lb.Independent
+	if o == nil || o.Capacity > 8000 || o.Capacity < 7600 || lb.IndependentName != "sim 1.0" || lb.IndependentSetup != "knee at 8000" {
+		t.Fatalf("independent %+v (%q, %q): want its capacity within 5 %% below 8000 and its name kept", o, lb.IndependentName, lb.IndependentSetup)
+	}
+	if want := 32000 / o.Capacity; lb.IndependentRatio != want {
+		t.Errorf("ratio %.3f, want the loader's capacity over the independent one's, %.3f", lb.IndependentRatio, want)
+	}
+	// 667 req/s at 30 µs each, over one second: 2.0 % of a core.
+	if s := lb.IndependentIdle; s == nil || s.Rate != 667 || s.CPUPct < 1.99 || s.CPUPct > 2.01 || k.rates[len(k.rates)-1] != 667 {
+		t.Errorf("light-rate step %+v (last rate asked %.0f): want 667 req/s at 2.0 %% of a core", s, k.rates[len(k.rates)-1])
+	}
+}
+
 func TestLoaderBenchTableShowsTheIndependentLoader(t *testing.T) {
 	lb := LoaderBench{
 		Calibration: Result{Server: "test", FixedRate: 417, Capacity: 35000, AddedP95Limit: 0.2, CPUPerRequestUS: 19},
@@ -74,11 +98,13 @@ func TestLoaderBenchTableShowsTheIndependentLoader(t *testing.T) {
 	}
 	lb.Independent = &Result{FixedRate: 417, Capacity: 7500, AddedP95Limit: 0.2, CPUPerRequestUS: 30}
 	lb.IndependentName, lb.IndependentSetup, lb.IndependentRatio = "oha 1.16.0", "open model, 64 connections", 35000.0/7500
+	lb.IndependentIdle = &IdleStep{Rate: 667, Added: load.Latency{P50: 0.07, P95: 0.15}, CPUPct: 6.1, WorkCPUPct: 6.1}
 	got := LoaderBenchTable(lb)
 	for _, want := range []string{
 		"| oha 1.16.0 (open model, 64 connections), capacity (pace held, added p95 ≤ 0.20 ms) | 7500 | – | 30.0 |",
 		"| oha 1.16.0, fixed 417 req/s |",
 		"Capacity / oha 1.16.0's capacity by the same definition: **4.67×** (35000 against 7500 req/s).",
+		"| oha 1.16.0, 667 req/s | 667 | 6.1 | – | 0.070 / 0.150 |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, got)
