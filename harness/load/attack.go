@@ -163,7 +163,8 @@ func AttackTally(ctx context.Context, mix *Mix, cfg Config) (Step, *Tally, error
 	tally := NewTally()
 	lastProgress := time.Now()
 	for res := range atk.Attack(mix.Targeter(), pacer, cfg.Duration, "") {
-		tally.add(res, pacer.Intended(res.Seq))
+		arrived, _ := tr.Arrival(res.Seq)
+		tally.add(res, pacer.Intended(res.Seq), arrived)
 		if cfg.Progress != nil && time.Since(lastProgress) > 500*time.Millisecond {
 			lastProgress = time.Now()
 			tally.conns = max(tally.conns, tr.OpenConns())

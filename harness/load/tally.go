@@ -46,7 +46,7 @@ func NewTally() *Tally {
 // Requests is the number of results folded in.
 func (t *Tally) Requests() uint64 { return t.requests }
 
-func (t *Tally) add(res *vegeta.Result, intended time.Time) {
+func (t *Tally) add(res *vegeta.Result, intended, arrived time.Time) {
 	t.requests++
 	if t.first.IsZero() || res.Timestamp.Before(t.first) {
 		t.first = res.Timestamp
@@ -54,15 +54,21 @@ func (t *Tally) add(res *vegeta.Result, intended time.Time) {
 	if res.Timestamp.After(t.last) {
 		t.last = res.Timestamp
 	}
-	done := res.Timestamp.Add(res.Latency)
+	done, sent := res.Timestamp.Add(res.Latency), res.Latency
+	// The kernel's arrival time, when the transport has it, ends the
+	// latency: what the loader took to read the response is its own. It
+	// must fall between the send and the read; a clock step would not.
+	if !arrived.IsZero() && arrived.After(res.Timestamp) && !arrived.After(done) {
+		done, sent = arrived, arrived.Sub(res.Timestamp)
+	}
 	if done.After(t.end) {
 		t.end = done
 	}
-	lat := max(done.Sub(intended), res.Latency)
+	lat := max(done.Sub(intended), sent)
 	if lat > 10*time.Millisecond {
 		t.over10ms++
 	}
-	if t.vegeta.RecordValue(max(1, res.Latency.Microseconds())) != nil {
+	if t.vegeta.RecordValue(max(1, sent.Microseconds())) != nil {
 		t.dropped++
 	}
 	if t.corrected.RecordValue(max(1, lat.Microseconds())) != nil {

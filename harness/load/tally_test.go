@@ -27,8 +27,8 @@ func TestTallyMergeIsOneTally(t *testing.T) {
 			res.Code = 503
 		}
 		intended := res.Timestamp.Add(-time.Duration(rng.IntN(50)) * time.Microsecond)
-		one.add(res, intended)
-		parts[i%2].add(res, intended)
+		one.add(res, intended, time.Time{})
+		parts[i%2].add(res, intended, time.Time{})
 	}
 	merged := NewTally()
 	for _, p := range parts {

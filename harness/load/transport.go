@@ -48,6 +48,8 @@ type Transport struct {
 	spin *spin
 	// dialer, if set, replaces net.Dialer (tests slow a dial down with it).
 	dialer func(network, addr string) (net.Conn, error)
+	// arrived keeps when each response reached the socket (Arrival).
+	arrived arrivals
 
 	mu     sync.Mutex
 	pools  map[string]*pool
@@ -81,6 +83,10 @@ type conn struct {
 	rd   spinReader
 	wbuf []byte
 	p    *pool
+	// stamps says the socket has SO_TIMESTAMPNS on; stamp is the kernel's
+	// receive time (Unix ns) of the data last read, 0 if none came with it.
+	stamps bool
+	stamp  int64
 }
 
 var (
@@ -107,6 +113,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		defer t.spin.inflight.Add(-1)
 	}
 	resp, keep, err := c.roundTrip(req, deadline, t.spin)
+	if err == nil && c.stamp != 0 {
+		if seq, ok := requestSeq(req.Header); ok {
+			t.arrived.put(seq, c.stamp)
+		}
+	}
 	if err != nil || !keep {
 		p.discard(c)
 	} else {
@@ -114,6 +125,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// Arrival is when the last byte of the response to vegeta's request seq
+// reached the loader's socket, by the kernel's clock; false if unknown.
+func (t *Transport) Arrival(seq uint64) (time.Time, bool) { return t.arrived.get(seq) }
 
 // CloseIdleConnections closes every connection not in use. After a step
 // every connection is idle, so this closes the step's connections: a target
@@ -288,6 +303,11 @@ func (p *pool) dial() {
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
+	if c.raw != nil {
+		_ = c.raw.Control(func(fd uintptr) {
+			c.stamps = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
+		})
+	}
 	c.rd = spinReader{c: c}
 	c.br = bufio.NewReaderSize(&c.rd, 4096)
 	p.put(c)
@@ -354,6 +374,7 @@ func (c *conn) roundTrip(req *http.Request, deadline time.Time, spin *spin) (*ht
 		return nil, false, fmt.Errorf("write request: %w", err)
 	}
 	c.rd.spin = spin
+	c.stamp = 0
 	resp, keep, err := c.readResponse(req)
 	c.rd.spin = nil
 	if err != nil {
@@ -567,7 +588,7 @@ func (r *spinReader) Read(p []byte) (int, error) {
 			return n, err
 		}
 	}
-	n, err := readRaw(r.c.raw, p)
+	n, err := r.c.readWait(p)
 	if err == nil && n == 0 {
 		return 0, io.EOF
 	}
@@ -581,7 +602,7 @@ func (r *spinReader) poll(p []byte, s *spin) (n int, err error, ok bool) {
 	for resumed := start; ; resumed = time.Now() {
 		var rerr error
 		cerr := r.c.raw.Read(func(fd uintptr) bool {
-			n, rerr = rawRead(fd, p)
+			n, rerr = r.c.recv(fd, p)
 			return true
 		})
 		switch {
