@@ -53,7 +53,7 @@ type LoaderBench struct {
 	// several loader CPUs), to show which of the two ways is cheaper.
 	Agents     *Result `json:"agents_calibration,omitempty"`
 	AgentCount int     `json:"agents,omitempty"`
-	// LoaderIdle is how the loader's CPUs idled, for wrk as for the loader.
+	// LoaderIdle is how the loader's CPUs idled, for wrk and oha as for the loader.
 	LoaderIdle cpuset.IdleRecord `json:"loader_cpu_idle"`
 	// Independent is the same calibration (fixed rate, then the capacity
 	// search with the same latency bound) of an independent open-model,

@@ -57,7 +57,8 @@ func ProfileConfig(lp scenario.Loader, rate float64, d time.Duration) Config {
 // Step is what one attack measured. Latencies are in milliseconds.
 // "Vegeta" latencies start when a worker sent the request; "Corrected" ones
 // start at the request's intended send time (attack start + seq/rate, as
-// wrk2 does), so a loader that falls behind cannot hide queueing.
+// wrk2 does), so a loader that falls behind cannot hide queueing. Both end
+// when the response's last byte reached the loader's socket (arrival.go).
 type Step struct {
 	Offered    float64        `json:"offered_rps"`
 	Achieved   float64        `json:"achieved_rps"`
