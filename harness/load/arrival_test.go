@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,18 +20,27 @@ func TestReadsCarryTheKernelsArrivalTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	written, ready := make(chan time.Time, 1), make(chan struct{})
+	// The server echoes each 'p' and answers an 'r' with a response,
+	// reporting when it wrote it.
+	written := make(chan time.Time, 1)
 	go func() {
 		s, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		defer s.Close()
-		<-ready // the client's socket has its timestamps on
-		written <- time.Now()
-		_, _ = s.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"))
 		var b [1]byte
-		_, _ = s.Read(b[:]) // until the client closes
+		for {
+			if _, err := s.Read(b[:]); err != nil {
+				return
+			}
+			if b[0] == 'r' {
+				written <- time.Now()
+				_, _ = s.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"))
+			} else {
+				_, _ = s.Write(b[:])
+			}
+		}
 	}()
 	tr := &Transport{MaxConns: 1, Timeout: 5 * time.Second}
 	t.Cleanup(tr.Close)
@@ -45,10 +55,29 @@ func TestReadsCarryTheKernelsArrivalTime(t *testing.T) {
 	if !c.stamps {
 		t.Skip("this kernel does not timestamp TCP reads (SO_TIMESTAMPNS)")
 	}
-	close(ready)
+	// Linux turns receive timestamps on for the whole machine in a work
+	// item after the first socket asks: until then data arrives unstamped.
+	buf := make([]byte, 256)
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		if err := writeRaw(c.raw, []byte("p")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.readWait(buf); err != nil {
+			t.Fatal(err)
+		}
+		if c.stamp != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Skip("no read came with a receive timestamp within 2 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := writeRaw(c.raw, []byte("r")); err != nil {
+		t.Fatal(err)
+	}
 	sent := <-written
 	time.Sleep(50 * time.Millisecond) // the loader is slow to read
-	buf := make([]byte, 256)
 	n, err := c.readWait(buf)
 	readAt := time.Now()
 	if err != nil || n == 0 {
@@ -72,16 +101,31 @@ func TestTransportRecordsArrivals(t *testing.T) {
 	t.Cleanup(srv.Close)
 	tr := &Transport{MaxConns: 2, Timeout: 5 * time.Second}
 	t.Cleanup(tr.Close)
-	req, _ := http.NewRequest("GET", srv.URL+"/json", nil)
-	req.Header.Set("X-Vegeta-Seq", "7")
-	before := time.Now()
-	if _, err := tr.RoundTrip(req); err != nil {
-		t.Fatal(err)
+	send := func(seq uint64) (before, after time.Time) {
+		req, _ := http.NewRequest("GET", srv.URL+"/json", nil)
+		req.Header.Set("X-Vegeta-Seq", strconv.FormatUint(seq, 10))
+		before = time.Now()
+		if _, err := tr.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+		return before, time.Now()
 	}
-	after := time.Now()
+	// Until the machine's receive timestamps are on (a work item after the
+	// first socket asks), responses arrive unstamped and have no arrival.
+	seq := uint64(100)
+	for deadline := time.Now().Add(2 * time.Second); ; seq++ {
+		send(seq)
+		if _, ok := tr.Arrival(seq); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Skip("no response came with a receive timestamp within 2 s")
+		}
+	}
+	before, after := send(7)
 	at, ok := tr.Arrival(7)
 	if !ok {
-		t.Skip("no arrival recorded: this kernel does not timestamp TCP reads")
+		t.Fatal("no arrival recorded for seq 7, though the responses before it had theirs")
 	}
 	if at.Sub(before) < 5*time.Millisecond || at.After(after) {
 		t.Errorf("arrival %s after the send, RoundTrip returned %s after it: want within, past the 5 ms the server took", at.Sub(before), after.Sub(before))
