@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A response's latency ends when its last byte reached the loader's socket,
@@ -15,6 +17,21 @@ import (
 // of µs from an idle CPU here, or a queue of its own when it is busy) is
 // its own, and stays out of the target's figures. The send side is not
 // changed: latency still starts at the intended send time.
+
+// Linux stamps received data machine-wide only while some socket asks for
+// it, and turns that on in a work item after the first one does: a step
+// that opened the first stamped socket since the last step closed its own
+// would get its first responses unstamped (timed at the read). One socket
+// held for the life of the process keeps the stamps on between steps.
+var keepStamping = sync.OnceFunc(func() {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) != nil {
+		unix.Close(fd)
+	}
+})
 
 // arrivals keeps, per vegeta sequence number, when the request's response
 // arrived (Unix ns): a ring, since a result is tallied soon after its

@@ -304,6 +304,7 @@ func (p *pool) dial() {
 		c.raw, _ = sc.SyscallConn()
 	}
 	if c.raw != nil {
+		keepStamping()
 		_ = c.raw.Control(func(fd uintptr) {
 			c.stamps = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
 		})
