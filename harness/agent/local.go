@@ -176,7 +176,7 @@ func (l *Local) Step(ctx context.Context, cmd Command) (Merged, error) {
 	cmds := Split(cmd, len(l.agents))
 	for i, p := range l.agents {
 		if err := json.NewEncoder(p.stdin).Encode(cmds[i]); err != nil {
-			return Merged{}, p.failure(cmd.Seq, fmt.Errorf("send its command: %w", err))
+			return Merged{}, p.failure(cmd.Seq, p.sendFailed(err))
 		}
 	}
 	// An agent's attack ends by Duration; its slowest request by the
@@ -210,6 +210,19 @@ func (p *process) await(ctx context.Context, seq int, deadline time.Time) (Repor
 			return Report{}, ctx.Err()
 		}
 	}
+}
+
+// sendFailed says why a command could not be written to the agent: how it
+// ended, when it has. Its input is closed once it is reaped, so a killed
+// agent's write fails with "file already closed"; one not reaped yet, with
+// a broken pipe, and its exit is awaited a moment.
+func (p *process) sendFailed(err error) error {
+	select {
+	case <-p.done:
+	case <-time.After(time.Second):
+		return fmt.Errorf("send its command: %w", err)
+	}
+	return fmt.Errorf("exited (%v); its command could not be sent: %w", p.err, err)
 }
 
 func (p *process) failure(seq int, err error) error {
