@@ -16,26 +16,34 @@ import (
 )
 
 // stallLoader holds the loader's only scheduler thread in a raw sleep, one
-// the Go runtime cannot take the thread back from, for period at a time:
-// the loader stops sending and reading without using any CPU, as a loader
-// does that queues requests inside itself. It returns a stop function.
-func stallLoader(period time.Duration) func() {
+// the Go runtime cannot take the thread back from, for period at a time,
+// and lets it go for as long between stalls: the loader stops sending and
+// reading half the time without using any CPU, as a loader does that
+// queues requests inside itself. The sleep is a ppoll with the runtime's
+// preemption signal (SIGURG) blocked, so that sysmon, which preempts a
+// goroutine after 10 ms, cannot cut it short. The hits due in a stall leave
+// at its end. It stalls for span at most (a stall at a step's end would
+// leave its hits unsent, and the pace unkept), and returns a stop function.
+func stallLoader(period, span time.Duration) func() {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
+	end := time.Now().Add(span)
 	go func() {
 		defer close(stopped)
-		for {
+		for time.Now().Before(end) {
 			select {
 			case <-done:
 				return
 			default:
 			}
+			var urg unix.Sigset_t
+			urg.Val[0] = 1 << (uint(unix.SIGURG) - 1)
 			until := time.Now().Add(period)
 			for d := time.Until(until); d > 0; d = time.Until(until) {
 				ts := unix.NsecToTimespec(int64(d))
-				unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+				unix.RawSyscall6(unix.SYS_PPOLL, 0, 0, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&urg)), 8, 0)
 			}
-			runtime.Gosched()
+			time.Sleep(period)
 		}
 	}()
 	return func() { close(done); <-stopped }
@@ -69,7 +77,10 @@ func TestGuardBlamesAStalledLoader(t *testing.T) {
 		t.Fatalf("healthy loader: verdict %+v, sentinel %+v", v, o.LoaderAdded)
 	}
 
-	stop := stallLoader(150 * time.Millisecond)
+	// Stalls of 100 ms, half the time, over the first half of a 2 s step:
+	// a quarter of the hits leave up to 100 ms late, so p95 is about 80 ms,
+	// over the SLO, while every hit is still sent within the step.
+	stop := stallLoader(100*time.Millisecond, time.Second)
 	o, _, err = obs.Observe(context.Background(), 500, 2*time.Second)
 	stop()
 	if err != nil {
