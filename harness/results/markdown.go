@@ -112,7 +112,7 @@ func writeMain(b *strings.Builder, run *Run) {
 	} else {
 		fmt.Fprintf(b, "\nFixed rate: %.0f req/s per vCPU, this scenario's light load (no published table stands beside this scenario); ", fixedPerVCPU)
 	}
-	b.WriteString("latencies are measured from each request's intended send time. CPU % is of the target's vCPU budget. ")
+	b.WriteString("latencies are measured from each request's intended send time to its response's arrival at the loader's socket (the kernel's receive stamp). CPU % is of the target's vCPU budget. ")
 	b.WriteString("A peak marked `≥` was capped by the loader or by the search's max_rate, not by the target: it is a lower bound. ")
 	b.WriteString("\"Loader adds\" is the loader's own share of that p95: first as calibrated against the instant reference server at this fixed rate (its precision), then as read live during this target's fixed run by its sentinel, " +
 		"which does not busy-wait and so, on CPUs that halt when idle, also carries this machine's wake-up latency on both of its ends: an upper bound that flags a disturbed run, not a share to subtract. ")
